@@ -1,0 +1,160 @@
+"""Dataclasses that cross Temporal: one in and one out for every workflow, activity, signal
+and query. Standard library only, and never a secret (tokens and ExternalIds stay in the DB)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class EnableInput:
+    tenant_id: str
+    account_id: str
+    token_expires_at: str  # ISO-8601 UTC
+    requested_by: str = "tenant"
+    poll_initial_seconds: int = 30
+    poll_max_seconds: int = 900
+
+
+@dataclass
+class StackCallback:
+    """What the stack's custom resource reported (the token was checked and consumed)."""
+
+    request_type: str
+    account_native_id: str
+    aws_region: str
+    role_arn: str
+    role_id: str
+    multi_region_cmk_key_id: str
+    created_multi_region_cmk: bool
+    template_version: int
+    source: str = "callback"  # or "poll"
+
+
+@dataclass
+class WalletView:
+    tenant_id: str
+    state: str
+    step: str = ""
+    error_code: str | None = None
+    error_message: str | None = None
+    account_native_id: str | None = None
+    role_arn: str | None = None
+    key_arn: str | None = None
+    replica_key_arns: dict[str, str] = field(default_factory=dict)
+    installed_regions: list[str] = field(default_factory=list)
+    key_errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    stack_version: int | None = None
+
+
+@dataclass
+class TenantRef:
+    tenant_id: str
+
+
+@dataclass
+class Preflight:
+    """Facts the workflow needs from the database before it starts waiting."""
+
+    tenant_id: str
+    account_id: str
+    regions: list[str]
+    control_plane_region: str
+
+
+@dataclass
+class PollInput:
+    tenant_id: str
+    account_id: str
+    attempt: int
+
+
+@dataclass
+class PollResult:
+    callback: StackCallback | None = None
+    role_found: bool = False
+
+
+@dataclass
+class RoleCheck:
+    tenant_id: str
+    account_id: str
+    role_arn: str
+    region: str
+
+
+@dataclass
+class KeyCheck:
+    tenant_id: str
+    account_id: str
+    role_arn: str
+    key_id: str
+    region: str
+
+
+@dataclass
+class KeyFacts:
+    key_arn: str
+    key_id: str
+    region: str
+    multi_region: bool
+
+
+@dataclass
+class ReplicaInput:
+    tenant_id: str
+    role_arn: str
+    primary_key_arn: str
+    region: str
+
+
+@dataclass
+class ReplicaResult:
+    region: str
+    ok: bool
+    key_arn: str = ""
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class WalletUpdate:
+    tenant_id: str
+    state: str | None = None
+    step: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    account_native_id: str | None = None
+    role_arn: str | None = None
+    key_arn: str | None = None
+    replica_key_arns: dict[str, str] | None = None
+    installed_regions: list[str] | None = None
+    key_errors: dict[str, dict[str, str]] | None = None
+    stack_version: int | None = None
+    void_token: bool = False
+
+
+@dataclass
+class FreezeInput:
+    tenant_id: str
+    account_id: str
+    role_arn: str
+    key_arn: str
+    primary_region: str
+    replica_key_arns: dict[str, str]
+    template_version: int
+    multi_region: bool = True
+
+
+@dataclass
+class AuditInput:
+    tenant_id: str
+    action: str
+    actor: str
+    details: dict[str, object] = field(default_factory=dict)
+    event_key: str | None = None
+
+
+@dataclass
+class Done:
+    ok: bool = True

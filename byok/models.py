@@ -1,0 +1,146 @@
+"""Database models (sqlmodel): tenants, connections, wallet, tokens, key bindings, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Timestamps are aware and UTC everywhere (sqlmodel's UTCDateTime enforces it)."""
+    return datetime.now(UTC)
+
+
+class TenantBase(SQLModel):
+    name: str = Field(index=True, unique=True, max_length=64)
+
+
+class TenantCreate(TenantBase):
+    pass
+
+
+class Tenant(TenantBase, table=True):
+    id: str = Field(primary_key=True, max_length=40)
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TenantPublic(TenantBase):
+    id: str
+    created_at: datetime
+
+
+class AwsConnectionBase(SQLModel):
+    account_id: str = Field(max_length=12, min_length=12)
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class AwsConnectionCreate(AwsConnectionBase):
+    pass
+
+
+class AwsConnection(AwsConnectionBase, table=True):
+    __table_args__ = (UniqueConstraint("tenant_id", "account_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AwsConnectionPublic(AwsConnectionBase):
+    tenant_id: str
+    created_at: datetime
+
+
+class Wallet(SQLModel, table=True):
+    """The tenant's BYOK state as the console shows it; mutable, unlike KeyBinding."""
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenant.id", max_length=40)
+    state: str = Field(default="Waiting", max_length=16, index=True)
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, max_length=2000)
+    account_native_id: str | None = Field(default=None, max_length=12)
+    role_arn: str | None = Field(default=None, max_length=2048)
+    external_id: str | None = Field(default=None, max_length=128)
+    key_arn: str | None = Field(default=None, max_length=2048)
+    replica_key_arns: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    installed_regions: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    key_errors: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    progress: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    stack_version: int | None = None
+    workflow_id: str | None = Field(default=None, max_length=200)
+    run_id: str | None = Field(default=None, max_length=200)
+    token_expires_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EnableToken(SQLModel, table=True):
+    """A 36-character single-use token, stored only as its SHA-256."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    account_id: str = Field(max_length=12)
+    external_id: str = Field(max_length=128, index=True)
+    purpose: str = Field(default="enable", max_length=16)
+    workflow_id: str = Field(max_length=200)
+    expires_at: datetime
+    used_at: datetime | None = None
+    callback_fingerprint: str | None = Field(default=None, max_length=64)
+    voided_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class KeyBinding(SQLModel, table=True):
+    """One frozen key generation of a tenant; rows are never updated nor deleted."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "generation"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    generation: int
+    account_id: str = Field(max_length=12)
+    role_arn: str = Field(max_length=2048)
+    external_id: str = Field(max_length=128)
+    key_arn: str = Field(max_length=2048)
+    primary_region: str = Field(max_length=32)
+    multi_region: bool = True
+    replica_key_arns: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    template_version: int
+    enabled_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of a tenant's append-only hash chain."""
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
+        UniqueConstraint("tenant_id", "event_key"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(index=True, max_length=40)
+    seq: int
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=100)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    event_key: str | None = Field(default=None, max_length=300)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditEventPublic(SQLModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any]
+    hash: str
+
+
+class AuditHead(SQLModel, table=True):
+    """The newest link of each chain, kept apart so that deleting the last events shows."""
+
+    tenant_id: str = Field(primary_key=True, max_length=40)
+    seq: int
+    hash: str = Field(max_length=64)

@@ -1,0 +1,1 @@
+"""The `byok` command line: starts, signals and queries workflows, and prints."""

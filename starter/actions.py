@@ -1,0 +1,119 @@
+"""What the CLI and the web app both do: start, signal and query workflows, read state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from byok import audit, cfn, crud, enablement
+from byok.db import session_scope
+from byok.errors import Conflict
+from byok.messages import EnableInput
+from byok.models import Wallet
+from byok.settings import Settings
+from workflows.enable_byok import EnableByokWorkflow
+
+
+async def start_enable(client: Client, engine: Engine, settings: Settings, *, tenant: str,
+                       account: str, accept_irretrievable: bool, accept_immutable: bool,
+                       actor: str) -> enablement.Issued:
+    """Issue the token (committed before the stack can call back), then start the workflow."""
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        issued = enablement.issue(session, settings, t, account,
+                                  accept_irretrievable=accept_irretrievable,
+                                  accept_immutable=accept_immutable, actor=actor)
+    try:
+        handle = await client.start_workflow(
+            EnableByokWorkflow.run,
+            EnableInput(issued.tenant_id, issued.account_id, issued.expires_at.isoformat(),
+                        actor, settings.poll_initial_seconds, settings.poll_max_seconds),
+            id=issued.workflow_id, task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        with session_scope(engine) as session:
+            enablement.void_token(session, issued.tenant_id)
+        raise Conflict("an enablement is already running for this tenant",
+                       code="ENABLE_IN_PROGRESS") from None
+    with session_scope(engine) as session:
+        wallet = session.get(Wallet, issued.tenant_id)
+        if wallet:
+            wallet.run_id = handle.result_run_id
+            session.add(wallet)
+    return issued
+
+
+async def deliver_callback(client: Client, engine: Engine, payload: dict[str, Any]) -> dict[str, Any]:
+    """Authenticate a stack callback by its token and hand it to the waiting workflow."""
+    with session_scope(engine) as session:
+        row, callback, replayed = enablement.accept_callback(session, payload)
+        tenant_id, workflow_id = row.tenant_id, row.workflow_id
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.signal(EnableByokWorkflow.stack_callback, callback)
+    except RPCError:
+        # The workflow already finished (a replay after Enabled): nothing left to deliver.
+        if not replayed:
+            raise
+    return {"tenant_id": tenant_id, "accepted": True, "replayed": replayed}
+
+
+def wallet_status(engine: Engine, settings: Settings, tenant: str) -> dict[str, Any]:
+    """The wallet as DESIGN.md names its fields (the token itself is never shown again)."""
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        wallet = session.get(Wallet, t.id)
+        bound = enablement.binding(session, t.id)
+        regions: list[str] = []
+        for conn in crud.connections(session, tenant_id=t.id):
+            regions.extend(r for r in conn.regions if r not in regions)
+    out: dict[str, Any] = {
+        "tenant_id": t.id, "tenant_name": t.name, "state": "NotConfigured",
+        "error_code": None, "error_message": None, "key_errors": {},
+        "account_native_id": None, "role_arn": None, "key_arn": None, "replica_key_arns": {},
+        "installed_regions": [], "supported_regions": regions, "stack_version": None,
+        "available_version": cfn.CURRENT_TEMPLATE_VERSION, "deployment_url": None,
+        "template_url": enablement.template_url(settings), "token": None, "progress": [],
+        "workflow_id": None, "temporal_ui_url": None,
+    }
+    if wallet:
+        out.update(state=wallet.state, error_code=wallet.error_code,
+                   error_message=wallet.error_message, key_errors=wallet.key_errors,
+                   account_native_id=wallet.account_native_id, role_arn=wallet.role_arn,
+                   key_arn=wallet.key_arn, replica_key_arns=wallet.replica_key_arns,
+                   installed_regions=wallet.installed_regions,
+                   stack_version=wallet.stack_version, progress=wallet.progress,
+                   workflow_id=wallet.workflow_id,
+                   token_expires_at=wallet.token_expires_at.isoformat()
+                   if wallet.token_expires_at else None)
+        if wallet.workflow_id:
+            out["temporal_ui_url"] = (f"{settings.temporal_ui_url}/namespaces/"
+                                      f"{settings.temporal_namespace}/workflows/"
+                                      f"{wallet.workflow_id}")
+        if wallet.state == "Waiting":
+            out["deployment_url"] = cfn.quick_create_url(
+                region=settings.control_plane_region, template_url=out["template_url"],
+                stack_name=cfn.stack_name_for(t.id),
+                parameters={"ExternalId": wallet.external_id or ""})
+    if bound:
+        out["upgrade_available"] = bound.template_version < cfn.CURRENT_TEMPLATE_VERSION
+    return out
+
+
+async def workflow_running(client: Client, workflow_id: str) -> bool:
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return False
+    return desc.status == WorkflowExecutionStatus.RUNNING
+
+
+def record(engine: Engine, tenant_id: str, actor: str, action: str, **details: Any) -> None:
+    with session_scope(engine) as session:
+        audit.append(session, tenant_id=tenant_id, actor=actor, action=action, details=details)

@@ -1,0 +1,71 @@
+"""Provision the service's own AWS resources (idempotent): its role, the stack-callback
+topic and queue, the vault bucket and the default KMS key of each region."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from botocore.exceptions import ClientError
+
+from activities.aws import AwsClients, error_code
+from byok.settings import Settings
+
+
+def ensure_service_resources(aws: AwsClients, settings: Settings,
+                             regions: Iterable[str] = ()) -> None:
+    _ensure_role(aws, settings)
+    _ensure_callback_queue(aws, settings)
+    _ensure_bucket(aws, settings)
+    for region in {settings.control_plane_region, *regions}:
+        ensure_default_key(aws, settings, region)
+
+
+def _ensure_role(aws: AwsClients, settings: Settings) -> None:
+    iam = aws.base("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": f"arn:aws:iam::{settings.service_account_id}:root"}}]}
+    try:
+        iam.get_role(RoleName=settings.service_role_name)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        iam.create_role(RoleName=settings.service_role_name,
+                        AssumeRolePolicyDocument=json.dumps(trust),
+                        Description="byok-vault control plane")
+
+
+def _ensure_callback_queue(aws: AwsClients, settings: Settings) -> None:
+    """Stacks' custom resources publish to the topic; the queue lets us poll if a callback is
+    lost."""
+    sns, sqs = aws.base("sns"), aws.base("sqs")
+    topic = sns.create_topic(Name=settings.callback_topic_name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=settings.callback_topic_name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    if not any(s["Endpoint"] == queue_arn for s in subs):
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+
+def _ensure_bucket(aws: AwsClients, settings: Settings) -> None:
+    s3 = aws.base("s3")
+    try:
+        s3.head_bucket(Bucket=settings.vault_bucket)
+    except ClientError:
+        s3.create_bucket(Bucket=settings.vault_bucket)
+
+
+def ensure_default_key(aws: AwsClients, settings: Settings, region: str) -> str:
+    """The service's default key in `region` (for tenants without BYOK); returns its ARN."""
+    kms = aws.base("kms", region)
+    try:
+        return str(kms.describe_key(KeyId=settings.default_key_alias)["KeyMetadata"]["Arn"])
+    except ClientError as exc:
+        if error_code(exc) != "NotFoundException":
+            raise
+    meta = kms.create_key(Description="byok-vault default key")["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=meta["KeyId"])
+    kms.create_alias(AliasName=settings.default_key_alias, TargetKeyId=meta["KeyId"])
+    return str(meta["Arn"])

@@ -1,0 +1,77 @@
+"""The tenant's side on the embedded stack: deploy our stack in the tenant's account on
+localaws and build the callback its custom resource would send."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from byok import cfn
+from byok.errors import AwsError, InvalidInput
+from byok.settings import Settings
+
+
+def tenant_session(account_id: str) -> boto3.Session:
+    """On localaws a 12-digit access key id acts as that account's root."""
+    return boto3.Session(aws_access_key_id=account_id, aws_secret_access_key="local")
+
+
+def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id: str,
+                 existing_key: str = "", role_name: str = cfn.DEFAULT_ROLE_NAME,
+                 version: int = cfn.CURRENT_TEMPLATE_VERSION, stack_name: str = "",
+                 upgrade: bool = False) -> dict[str, Any]:
+    """Create (or, with upgrade, update) the stack and return the callback payload."""
+    region = settings.control_plane_region
+    cf = tenant_session(account_id).client("cloudformation", region_name=region,
+                                           endpoint_url=settings.aws_endpoint_url or None)
+    body = cfn.render_template(version, settings.service_role_arn, settings.callback_topic_arn)
+    params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token}
+    if version >= cfn.CURRENT_TEMPLATE_VERSION:
+        params["UserMultiRegionCMKKeyId"] = existing_key
+    name = stack_name or f"byok-vault-{account_id}"
+    kwargs = {"StackName": name, "TemplateBody": body, "Capabilities": ["CAPABILITY_NAMED_IAM"],
+              "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]}
+    try:
+        (cf.update_stack if upgrade else cf.create_stack)(**kwargs)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise InvalidInput(f"CloudFormation refused the stack: {err.get('Message')}",
+                           code="STACK_REJECTED") from None
+    stack = _wait(cf, name)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    key_arn = outputs.get("KeyArn", "")
+    role_arn = outputs.get("RoleArn", "")
+    role_id = _role_id(account_id, role_name, settings)
+    return {
+        "request_type": "Update" if upgrade else "Create", "token": token,
+        "account_native_id": account_id, "aws_region": region, "role_arn": role_arn,
+        "role_external_id": external_id, "role_id": role_id,
+        "multi_region_cmk_key_id": existing_key or key_arn.rsplit("/", 1)[-1],
+        "created_multi_region_cmk": "false" if existing_key else "true",
+        "template_version": str(version),
+    }
+
+
+def _wait(cf: Any, name: str) -> dict[str, Any]:
+    for _ in range(120):
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status.endswith("_COMPLETE") and "ROLLBACK" not in status:
+            return stack  # type: ignore[no-any-return]
+        if status.endswith("FAILED") or "ROLLBACK" in status:
+            raise AwsError(f"stack {name} ended {status}: {stack.get('StackStatusReason', '')}",
+                           code="STACK_FAILED")
+        time.sleep(0.5)
+    raise AwsError(f"stack {name} did not finish in 60 s", code="STACK_TIMEOUT")
+
+
+def _role_id(account_id: str, role_name: str, settings: Settings) -> str:
+    iam = tenant_session(account_id).client("iam", endpoint_url=settings.aws_endpoint_url or None,
+                                            region_name="us-east-1")
+    try:
+        return str(iam.get_role(RoleName=role_name)["Role"]["RoleId"])
+    except ClientError:
+        return ""

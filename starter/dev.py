@@ -1,0 +1,60 @@
+"""`byok dev`: play the tenant's side on the embedded stack."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+import typer
+
+from byok import enablement
+from byok.db import session_scope
+from byok.errors import NotFound
+from byok.models import EnableToken
+from byok.temporal import connect
+from starter import actions
+from starter.context import console, context, emit, run_async
+from starter.customer import deploy_stack
+
+dev_app = typer.Typer(help="Development helpers for the embedded stack.", no_args_is_help=True)
+
+
+@dev_app.command("customer-deploy")
+def customer_deploy(
+    token: Annotated[str, typer.Option(help="The VaultToken printed by `byok enable`.")],
+    existing_key: Annotated[str, typer.Option(help="Use this multi-region key id.")] = "",
+    external_id: Annotated[str, typer.Option(help="ExternalId (default: the issued one).")] = "",
+    role_name: Annotated[str, typer.Option(help="RoleName parameter.")] = "ByokVaultKMSRole",
+    account: Annotated[str, typer.Option(help="Tenant account (default: the token's).")] = "",
+    upgrade: Annotated[bool, typer.Option("--upgrade", help="Update an existing stack.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deploy the stack in the tenant's account on localaws, then send the stack's callback."""
+    ctx = context()
+
+    async def body() -> None:
+        with session_scope(ctx.engine) as session:
+            row = session.get(EnableToken, enablement.hash_secret(token))
+            if row is None and not (account and external_id):
+                raise NotFound("unknown token (pass --account and --external-id to deploy "
+                               "anyway)", field="token")
+            acct = account or (row.account_id if row else "")
+            ext = external_id or (row.external_id if row else "")
+        payload = deploy_stack(ctx.settings, account_id=acct, token=token, external_id=ext,
+                               existing_key=existing_key, role_name=role_name, upgrade=upgrade)
+        url = f"{ctx.settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
+        try:
+            resp = httpx.post(url, json=payload, timeout=30)
+            via = "web callback"
+            result = resp.json()
+            if resp.status_code >= 400:
+                console.print(f"[red]callback refused ({resp.status_code}):[/] {result}")
+                raise typer.Exit(1)
+        except httpx.TransportError:
+            # No web app running (tests, CLI-only use): deliver as the web app would.
+            result = await actions.deliver_callback(await connect(ctx.settings), ctx.engine,
+                                                    payload)
+            via = "direct delivery (web app not reachable)"
+        emit({"stack": payload | {"token": "[hidden]"}, "callback": result}, as_json,
+             lambda: console.print(f"stack deployed in {acct}; callback sent by {via}"))
+    run_async(body)

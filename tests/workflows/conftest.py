@@ -1,0 +1,60 @@
+"""Workflow fixtures: a real worker with the real activity classes against localaws."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from byok import crud
+from byok.db import session_scope
+from byok.settings import Settings
+from starter import actions
+from starter.customer import deploy_stack
+from tests.conftest import TENANT_ACCOUNT
+from worker import build_worker
+
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
+
+
+@pytest.fixture
+async def worker(temporal_env: Any, settings: Settings, engine: Engine,
+                 aws: Any) -> AsyncIterator[Any]:
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        async with build_worker(temporal_env.client, settings, engine, aws, executor) as w:
+            yield w
+
+
+@pytest.fixture
+def tenant(engine: Engine) -> str:
+    with session_scope(engine) as session:
+        t = crud.create_tenant(session, name="acme")
+        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=REGIONS)
+        return t.id
+
+
+@pytest.fixture
+def enable(temporal_env: Any, engine: Engine, settings: Settings,
+           worker: Any) -> Callable[..., Any]:
+    """Start an enablement the way the CLI does; returns the Issued token bundle."""
+
+    async def start(tenant_id: str, account: str = TENANT_ACCOUNT) -> Any:
+        return await actions.start_enable(temporal_env.client, engine, settings, tenant=tenant_id,
+                                          account=account, accept_irretrievable=True,
+                                          accept_immutable=True, actor="test")
+    return start
+
+
+@pytest.fixture
+def deploy(settings: Settings) -> Callable[..., Any]:
+    """The tenant deploys our stack on localaws (in a thread: the worker shares this loop)."""
+
+    async def run(issued: Any, **kwargs: Any) -> dict[str, Any]:
+        kwargs.setdefault("account_id", issued.account_id)
+        kwargs.setdefault("external_id", issued.external_id)
+        return await asyncio.to_thread(deploy_stack, settings, token=issued.token, **kwargs)
+    return run

@@ -1,0 +1,69 @@
+"""The worker: builds the clients and registers every workflow and activity class."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.audit import AuditActivities
+from activities.aws import AwsClients
+from activities.catalog import CatalogActivities
+from activities.cloudformation import CloudFormationActivities
+from activities.kms import KmsActivities
+from activities.sts import StsActivities
+from byok.db import make_engine, migrate
+from byok.settings import Settings, load_settings
+from byok.temporal import connect
+from workflows.enable_byok import EnableByokWorkflow
+
+WORKFLOWS = [EnableByokWorkflow]
+
+
+def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[object]:
+    """Every activity of every class, each class built once with its clients."""
+    classes = [
+        AuditActivities(engine),
+        CatalogActivities(engine, settings),
+        StsActivities(aws, engine),
+        KmsActivities(aws, engine),
+        CloudFormationActivities(aws, engine, settings),
+    ]
+    out: list[object] = []
+    for instance in classes:
+        for name in dir(type(instance)):
+            fn = getattr(instance, name)
+            if hasattr(fn, "__temporal_activity_definition"):
+                out.append(fn)
+    return out
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine, aws: AwsClients,
+                 executor: ThreadPoolExecutor) -> Worker:
+    return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
+                  activities=activities(settings, engine, aws), activity_executor=executor,
+                  max_concurrent_activities=64)
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    aws = AwsClients(settings)
+    if settings.aws_endpoint_url:
+        from starter.bootstrap import ensure_service_resources
+        ensure_service_resources(aws, settings)
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=64) as executor:
+        worker = build_worker(client, settings, engine, aws, executor)
+        print(f"worker ready on task queue {settings.task_queue}", flush=True)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

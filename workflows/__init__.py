@@ -1,0 +1,1 @@
+"""Workflows: deterministic decisions only; every side effect is an activity."""

@@ -1,0 +1,20 @@
+"""Named retry policies and timeouts that every activity call picks from."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Database and audit writes: transient failures only, quickly.
+DB = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                 maximum_interval=timedelta(seconds=30), maximum_attempts=20)
+# AWS calls: throttling and outages back off further; our permanent errors are non-retryable.
+AWS = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                  maximum_interval=timedelta(minutes=2), maximum_attempts=12)
+# Long transfers (backup, restore): few attempts, they resume from heartbeats.
+TRANSFER = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
+                       maximum_interval=timedelta(minutes=5), maximum_attempts=6)
+
+SHORT = timedelta(seconds=60)
+AWS_TIMEOUT = timedelta(minutes=2)
+REPLICA_TIMEOUT = timedelta(minutes=10)
+HEARTBEAT = timedelta(seconds=30)
