@@ -144,3 +144,48 @@ class AuditHead(SQLModel, table=True):
     tenant_id: str = Field(primary_key=True, max_length=40)
     seq: int
     hash: str = Field(max_length=64)
+
+
+class ApiKey(SQLModel, table=True):
+    """A tenant's API key, stored as its SHA-256; shown once at creation, revocable."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=12)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Backup(SQLModel, table=True):
+    """One backup in the catalog; `complete` only after its last frame is durably written."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    workload: str = Field(max_length=32, index=True)
+    source: str = Field(max_length=2048)
+    region: str = Field(max_length=32)
+    plaintext_size: int = 0
+    stored_size: int = 0
+    sha256: str | None = Field(default=None, max_length=64)
+    key_arn: str = Field(max_length=2048, index=True)
+    key_kind: str = Field(max_length=16)  # byok / default / legacy
+    key_generation: int | None = None
+    object_key: str = Field(max_length=1024)
+    status: str = Field(default="pending", max_length=16, index=True)
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class Restore(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    backup_id: str = Field(foreign_key="backup.id", index=True, max_length=40)
+    target: str = Field(max_length=2048)
+    status: str = Field(default="pending", max_length=16)
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
