@@ -12,7 +12,7 @@ from byok import audit, crud
 from byok.db import session_scope
 from byok.temporal import connect
 from starter import actions
-from starter.context import console, context, emit, fail, run, run_async
+from starter.context import Ctx, console, context, emit, fail, run, run_async
 from starter.dev import dev_app
 
 app = typer.Typer(help="byok-vault: tenant-owned KMS keys for backups.", no_args_is_help=True)
@@ -25,10 +25,18 @@ TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]
 
 
 @app.command()
-def up() -> None:
+def up(with_demo: Annotated[bool, typer.Option(
+        "--demo", help="Once everything is up, walk a demo tenant to Enabled.")] = False) -> None:
     """Start the embedded stack: Temporal, local AWS, the worker and the web app."""
-    from starter.up import run_up
-    raise typer.Exit(run_up(context().settings))
+    from starter.demo import run_demo
+    from starter.up import run_up, web_url
+
+    settings = context().settings
+    local = settings.model_copy(update={
+        "temporal_address": f"127.0.0.1:{settings.temporal_port}",
+        "public_url": web_url(settings)})
+    after = (lambda: run_demo(Ctx(local))) if with_demo else None
+    raise typer.Exit(run_up(settings, after_ready=after))
 
 
 @tenant_app.command("create")

@@ -19,8 +19,8 @@ from byok.errors import ByokError
 from byok.settings import Settings, load_settings
 
 T = TypeVar("T")
-err_console = Console(stderr=True)
-console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True)
 
 
 @dataclass
