@@ -1,0 +1,38 @@
+"""apply(): patch moto in this process with every localaws fidelity fix, once."""
+
+from __future__ import annotations
+
+import threading
+
+_lock = threading.Lock()
+_applied = False
+
+
+def apply() -> None:
+    """Apply all fixes to moto's classes (process-wide). Idempotent and thread-safe: the
+    second and later calls do nothing. Order matters: kms_guard wraps methods kms_fixes sets."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        from . import accounts, cfn_fixes, kms_fixes, kms_guard, sts_fixes
+
+        accounts.apply()
+        kms_fixes.apply()
+        kms_guard.apply()
+        sts_fixes.apply()
+        cfn_fixes.apply()
+        _applied = True
+
+
+def reset_state() -> None:
+    """Wipe moto's backends (all accounts and regions) and localaws's own state."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    from . import accounts, clock, faults, kms_fixes
+
+    moto_api_backend.reset()
+    accounts.closed.clear()
+    clock.reset()
+    faults.clear()
+    kms_fixes.reset()

@@ -1,0 +1,175 @@
+"""The localaws WSGI app (control endpoints, faults, closed accounts, then moto) and LocalAws."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import accounts, cfn_custom, clock, faults, fixes, kms_fixes
+from .control import LocalAwsControl
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _control(method: str, path: str, body: dict[str, Any]) -> Response:
+    result: Any = {"ok": True}
+    if path == "ping":
+        pass
+    elif path == "reset" and method == "POST":
+        fixes.reset_state()
+    elif path == "faults" and method == "POST":
+        faults.add(**body)
+    elif path == "faults" and method == "DELETE":
+        faults.clear()
+    elif path == "faults" and method == "GET":
+        result = faults.listed()
+    elif path == "clock/advance" and method == "POST":
+        delta = timedelta(
+            days=body.get("days", 0), hours=body.get("hours", 0), seconds=body.get("seconds", 0)
+        )
+        result = {"now": clock.advance(delta).isoformat() + "Z"}
+        kms_fixes.sweep()
+    elif path == "clock" and method == "GET":
+        result = {"now": clock.now().isoformat() + "Z"}
+    elif path == "accounts/close" and method == "POST":
+        accounts.closed.add(str(body["account"]))
+    else:
+        return 404, [("Content-Type", "application/json")], b'{"error": "unknown control endpoint"}'
+    return 200, [("Content-Type", "application/json")], json.dumps(result).encode()
+
+
+class LocalAwsApp:
+    """WSGI app: /_localaws/* is ours; every AWS request is checked, then handed to moto."""
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        fixes.apply()
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_localaws/"):
+            try:
+                spec = json.loads(body or b"{}")
+                status, headers, out = _control(
+                    environ["REQUEST_METHOD"], path[11:].strip("/"), spec
+                )
+            except (ValueError, TypeError, KeyError) as error:
+                status, headers, out = (
+                    400,
+                    [("Content-Type", "application/json")],
+                    json.dumps({"error": str(error)}).encode(),
+                )
+            return self._send(start_response, (status, headers, out))
+        answer = self._intercept(environ, body)
+        if answer is not None:
+            return self._send(start_response, answer)
+        return self.moto(environ, start_response)
+
+    def _intercept(self, environ: dict[str, Any], body: bytes) -> Response | None:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        key = accounts.access_key_of({"Authorization": auth})
+        scope = auth.split("Credential=", 1)[-1].split(",")[0].split("/")
+        service = scope[3] if len(scope) > 3 else ""
+        json_protocol = "json" in environ.get("CONTENT_TYPE", "")
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            operation = target.split(".")[-1]
+        else:
+            form = parse_qs(body.decode("utf-8", "replace")) if not json_protocol else {}
+            form = form or parse_qs(environ.get("QUERY_STRING", ""))
+            operation = (form.get("Action") or [""])[0]
+        account = accounts.account_of(key)
+        if account in accounts.closed:
+            return faults.error_response(
+                json_protocol,
+                "UnrecognizedClientException" if json_protocol else "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+                403,
+            )
+        fault = faults.take(service, operation, account)
+        if fault is not None:
+            return faults.error_response(
+                json_protocol, fault.error_code, fault.message, fault.status
+            )
+        if service == "kms":
+            kms_fixes.sweep()
+        return None
+
+    @staticmethod
+    def _send(start_response: Any, answer: Response) -> list[bytes]:
+        status, headers, body = answer
+        phrase = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(
+            status, "Error"
+        )
+        start_response(f"{status} {phrase}", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def bind(host: str, port: int, quiet: bool = False) -> BaseWSGIServer:
+    """A threaded server for the app; raises OSError if the port is taken."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            if not quiet:
+                super().log_request(*args, **kwargs)
+
+    if port:
+        # werkzeug prints its own advice and exits when the port is taken; probe first instead.
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    server = make_server(host, port, LocalAwsApp(), threaded=True, request_handler=Handler)
+    cfn_custom.server_url = f"http://{host}:{server.server_port}"
+    return server
+
+
+class LocalAws(LocalAwsControl):
+    """localaws in a background thread of this process; the control methods work on it too."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True):
+        super().__init__(f"http://{host}:{port}")
+        self.host, self.port, self.quiet = host, port, quiet
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LocalAws:
+        try:
+            self._server = bind(self.host, self.port, self.quiet)
+        except OSError as error:
+            raise RuntimeError(
+                f"localaws cannot listen on {self.host}:{self.port}: {error}"
+            ) from error
+        self.port = self._server.server_port
+        self.url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="localaws", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
