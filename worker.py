@@ -15,13 +15,30 @@ from activities.aws import AwsClients
 from activities.catalog import CatalogActivities
 from activities.cloudformation import CloudFormationActivities
 from activities.kms import KmsActivities
+from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
+from activities.vault import VaultActivities
 from byok.db import make_engine, migrate
+from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
 from byok.temporal import connect
+from workflows.backup import BackupWorkflow
 from workflows.enable_byok import EnableByokWorkflow
+from workflows.restore import RestoreWorkflow
 
-WORKFLOWS = [EnableByokWorkflow]
+WORKFLOWS = [EnableByokWorkflow, BackupWorkflow, RestoreWorkflow]
+
+
+def vault_store(settings: Settings, aws: AwsClients) -> VaultStore:
+    if settings.vault_backend == "s3":
+        return S3Store(aws.service("s3"), settings.vault_bucket)
+    return FileStore(settings.vault_dir)
+
+
+def key_cache(settings: Settings) -> KeyCache:
+    return KeyCache(max_age=settings.keycache_max_age_seconds,
+                    max_uses=settings.keycache_max_uses,
+                    max_entries=settings.keycache_max_entries)
 
 
 def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[object]:
@@ -32,6 +49,7 @@ def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[obje
         StsActivities(aws, engine),
         KmsActivities(aws, engine),
         CloudFormationActivities(aws, engine, settings),
+        VaultActivities(aws, engine, settings, vault_store(settings, aws), key_cache(settings)),
     ]
     out: list[object] = []
     for instance in classes:

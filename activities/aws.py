@@ -116,6 +116,17 @@ class AwsClients:
                 self._clients[key] = client
             return client
 
+    def connection(self, name: str, region: str, account_id: str) -> Any:
+        """A client reading the tenant's workload data in a connected account."""
+        role = self.settings.connection_role_name
+        if role:
+            return self.tenant(name, region, f"arn:aws:iam::{account_id}:role/{role}", "")
+        if not self.settings.aws_endpoint_url:
+            raise AwsError("BYOK_CONNECTION_ROLE_NAME must name the backup role on real AWS",
+                           code="CONNECTION_ROLE_UNSET")
+        return boto3.Session(aws_access_key_id=account_id, aws_secret_access_key="local").client(
+            name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG)
+
     def forget(self, role_arn: str) -> None:
         """Drop cached credentials and clients of a role (after an access failure)."""
         with self._lock:

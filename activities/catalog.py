@@ -6,10 +6,22 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.base import byok_errors
-from byok import audit, crud, enablement
+from byok import audit, backups, crud, enablement
 from byok.db import session_scope
 from byok.errors import Conflict, NotFound
-from byok.messages import Done, FreezeInput, Preflight, TenantRef, WalletUpdate
+from byok.messages import (
+    BackupInput,
+    BackupPlan,
+    BackupResult,
+    Done,
+    FreezeInput,
+    Preflight,
+    RestoreInput,
+    RestorePlan,
+    RestoreResult,
+    TenantRef,
+    WalletUpdate,
+)
 from byok.models import KeyBinding, Wallet, utcnow
 from byok.settings import Settings
 
@@ -86,4 +98,30 @@ class CatalogActivities:
                                   "replicas": inp.replica_key_arns,
                                   "template_version": inp.template_version},
                          event_key=f"binding-frozen-{generation}")
+        return Done()
+
+    @activity.defn
+    @byok_errors
+    def plan_backup(self, inp: BackupInput) -> BackupPlan:
+        with session_scope(self.engine) as session:
+            return backups.plan_backup(session, inp)
+
+    @activity.defn
+    @byok_errors
+    def finish_backup(self, result: BackupResult) -> Done:
+        with session_scope(self.engine) as session:
+            backups.finish_backup(session, result)
+        return Done()
+
+    @activity.defn
+    @byok_errors
+    def plan_restore(self, inp: RestoreInput) -> RestorePlan:
+        with session_scope(self.engine) as session:
+            return backups.plan_restore(session, inp)
+
+    @activity.defn
+    @byok_errors
+    def finish_restore(self, result: RestoreResult) -> Done:
+        with session_scope(self.engine) as session:
+            backups.finish_restore(session, result)
         return Done()

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 class EnableInput:
     tenant_id: str
     account_id: str
-    token_expires_at: str  # ISO-8601 UTC
+    token_expires_at: str  # ISO-8601 UTC, for people; the workflow's own deadline is below
+    token_ttl_seconds: int
     requested_by: str = "tenant"
     poll_initial_seconds: int = 30
     poll_max_seconds: int = 900
@@ -158,3 +159,76 @@ class AuditInput:
 @dataclass
 class Done:
     ok: bool = True
+
+
+@dataclass
+class BackupInput:
+    tenant_id: str
+    backup_id: str
+    workload: str
+    source: str
+    region: str
+    requested_by: str = "tenant"
+
+
+@dataclass
+class BackupPlan:
+    """Which key and where: decided once, before any byte is read."""
+
+    tenant_id: str
+    backup_id: str
+    workload: str
+    source: str
+    region: str
+    key_kind: str  # byok / default / legacy
+    key_arn: str  # empty for the default key until resolved in the region
+    object_key: str
+    source_account: str = ""
+
+
+@dataclass
+class BackupResult:
+    tenant_id: str
+    backup_id: str
+    ok: bool
+    key_arn: str = ""
+    plaintext_size: int = 0
+    stored_size: int = 0
+    sha256: str = ""
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass
+class RestoreInput:
+    tenant_id: str
+    restore_id: str
+    backup_id: str
+    target: str
+    force: bool = False
+    requested_by: str = "tenant"
+
+
+@dataclass
+class RestorePlan:
+    tenant_id: str
+    restore_id: str
+    backup_id: str
+    target: str
+    force: bool
+    object_key: str
+    key_arn: str
+    workload: str
+    region: str
+    sha256: str
+    plaintext_size: int
+
+
+@dataclass
+class RestoreResult:
+    tenant_id: str
+    restore_id: str
+    ok: bool
+    plaintext_size: int = 0
+    error_code: str = ""
+    error_message: str = ""

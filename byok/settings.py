@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     service_account_id: str = "111122223333"
     service_role_name: str = "ByokVaultService"
     assume_service_role: bool = True  # False when the process already runs as that role
+    # The role backups read tenants' data through; empty = localaws, where a 12-digit
+    # access key id acts as that account.
+    connection_role_name: str = ""
     callback_topic_name: str = "byok-vault-stack-callbacks"
     vault_bucket: str = "byok-vault-backups"
     vault_backend: str = Field(default="file", pattern="^(file|s3)$")

@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from byok import audit, cfn, crud, enablement
+from byok import audit, backups, cfn, crud, enablement
 from byok.db import session_scope
-from byok.errors import Conflict
-from byok.messages import EnableInput
-from byok.models import Wallet
+from byok.errors import ByokError, Conflict
+from byok.messages import BackupInput, EnableInput, RestoreInput
+from byok.models import Backup, Wallet
 from byok.settings import Settings
+from workflows.backup import BackupWorkflow
 from workflows.enable_byok import EnableByokWorkflow
+from workflows.restore import RestoreWorkflow
 
 
 async def start_enable(client: Client, engine: Engine, settings: Settings, *, tenant: str,
@@ -32,7 +34,8 @@ async def start_enable(client: Client, engine: Engine, settings: Settings, *, te
         handle = await client.start_workflow(
             EnableByokWorkflow.run,
             EnableInput(issued.tenant_id, issued.account_id, issued.expires_at.isoformat(),
-                        actor, settings.poll_initial_seconds, settings.poll_max_seconds),
+                        settings.token_ttl_days * 86400, actor, settings.poll_initial_seconds,
+                        settings.poll_max_seconds),
             id=issued.workflow_id, task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
@@ -117,3 +120,72 @@ async def workflow_running(client: Client, workflow_id: str) -> bool:
 def record(engine: Engine, tenant_id: str, actor: str, action: str, **details: Any) -> None:
     with session_scope(engine) as session:
         audit.append(session, tenant_id=tenant_id, actor=actor, action=action, details=details)
+
+
+async def run_backup(client: Client, engine: Engine, settings: Settings, *, tenant: str,
+                     workload: str, source: str, region: str | None, actor: str,
+                     backup_id: str | None = None, wait: bool = True) -> dict[str, Any]:
+    """Validate, then run BackupWorkflow (id derives from the backup id: one run per backup)."""
+    region = region or settings.control_plane_region
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        inp = BackupInput(t.id, backup_id or backups.new_id("bk"), workload, source, region,
+                          actor)
+        backups.validate_backup(session, inp)
+    handle = await client.start_workflow(
+        BackupWorkflow.run, inp, id=f"backup-{inp.backup_id}", task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    if not wait:
+        return {"backup_id": inp.backup_id, "workflow_id": handle.id}
+    await _result(handle)
+    return backup_view(engine, t.id, inp.backup_id)
+
+
+async def run_restore(client: Client, engine: Engine, settings: Settings, *, tenant: str,
+                      backup_id: str, target: str, force: bool, actor: str,
+                      wait: bool = True) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        inp = RestoreInput(t.id, backups.new_id("rs"), backup_id, target, force, actor)
+        backups.validate_restore(session, inp)
+    handle = await client.start_workflow(
+        RestoreWorkflow.run, inp, id=f"restore-{inp.restore_id}", task_queue=settings.task_queue)
+    if not wait:
+        return {"restore_id": inp.restore_id, "workflow_id": handle.id}
+    result = await _result(handle)
+    return {"restore_id": inp.restore_id, "backup_id": backup_id, "target": target,
+            "bytes": result.plaintext_size, "ok": result.ok}
+
+
+async def _result(handle: Any) -> Any:
+    """The workflow's result, or our error (type and code) when it failed."""
+    try:
+        return await handle.result()
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            details = cause.details[0] if cause.details else {}
+            code = details.get("code") if isinstance(details, dict) else None
+            raise ByokError(cause.message, code=code or cause.type or "FAILED") from None
+        raise
+
+
+def backup_view(engine: Engine, tenant_id: str, backup_id: str) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        row = backups.get_backup(session, tenant_id, backup_id)
+        return backup_dict(row)
+
+
+def backup_dict(row: Backup) -> dict[str, Any]:
+    return {"id": row.id, "tenant_id": row.tenant_id, "workload": row.workload,
+            "source": row.source, "region": row.region, "plaintext_size": row.plaintext_size,
+            "stored_size": row.stored_size, "sha256": row.sha256, "key_arn": row.key_arn,
+            "key_kind": row.key_kind, "status": row.status, "error": row.error,
+            "created_at": row.created_at.isoformat(),
+            "completed_at": row.completed_at.isoformat() if row.completed_at else None}
+
+
+def list_backups(engine: Engine, tenant: str) -> list[dict[str, Any]]:
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        return [backup_dict(b) for b in backups.list_backups(session, t.id)]

@@ -58,3 +58,19 @@ def deploy(settings: Settings) -> Callable[..., Any]:
         kwargs.setdefault("external_id", issued.external_id)
         return await asyncio.to_thread(deploy_stack, settings, token=issued.token, **kwargs)
     return run
+
+
+@pytest.fixture
+def enabled(temporal_env: Any, engine: Engine, enable: Any, deploy: Any) -> Callable[..., Any]:
+    """Take a tenant through the real enablement to Enabled; returns the wallet view."""
+    from workflows.enable_byok import EnableByokWorkflow
+
+    async def run(tenant_id: str) -> Any:
+        issued = await enable(tenant_id)
+        payload = await deploy(issued)
+        await actions.deliver_callback(temporal_env.client, engine, payload)
+        view = await temporal_env.client.get_workflow_handle_for(
+            EnableByokWorkflow.run, issued.workflow_id).result()
+        assert view.state == "Enabled", (view.error_code, view.error_message)
+        return view
+    return run
