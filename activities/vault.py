@@ -53,16 +53,15 @@ class VaultActivities:
         writer = self.store.writer(plan.object_key)
         try:
             writer.write(enc.header())
-            since = 0
+            done = last = 0
             for chunk in chunks:
                 out = enc.update(chunk)
                 if out:
                     writer.write(out)
-                since += len(chunk)
-                if since >= HEARTBEAT_BYTES:
-                    activity.heartbeat(enc.result_so_far() if hasattr(enc, "result_so_far")
-                                       else since)
-                    since = 0
+                done += len(chunk)
+                if done - last >= HEARTBEAT_BYTES:
+                    activity.heartbeat(done)  # plaintext bytes so far: the CLI's progress bar
+                    last = done
             writer.write(enc.finalize())
             writer.commit()
         except BaseException:
@@ -85,12 +84,13 @@ class VaultActivities:
         try:
             with self.store.reader(plan.object_key) as src, tmp.open("wb") as out:
                 dec = Decryptor(src.read, self.provider(plan.tenant_id), context, digest=True)
-                done = 0
+                done = last = 0
                 for chunk in dec:
                     out.write(chunk)
                     done += len(chunk)
-                    if done % HEARTBEAT_BYTES < len(chunk):
+                    if done - last >= HEARTBEAT_BYTES:
                         activity.heartbeat(done)
+                        last = done
                 out.flush()
                 os.fsync(out.fileno())
             if dec.result.sha256 != plan.sha256:

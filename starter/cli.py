@@ -11,7 +11,7 @@ from rich.table import Table
 from byok import audit, crud
 from byok.db import session_scope
 from byok.temporal import connect
-from starter import actions
+from starter import actions, backup_cmds
 from starter.context import Ctx, console, context, emit, fail, run, run_async
 from starter.dev import dev_app
 
@@ -19,6 +19,7 @@ app = typer.Typer(help="byok-vault: tenant-owned KMS keys for backups.", no_args
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(dev_app, name="dev")
+backup_cmds.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]
