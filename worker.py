@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -41,7 +43,7 @@ def key_cache(settings: Settings) -> KeyCache:
                     max_entries=settings.keycache_max_entries)
 
 
-def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[object]:
+def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[Callable[..., Any]]:
     """Every activity of every class, each class built once with its clients."""
     classes = [
         AuditActivities(engine),
@@ -51,7 +53,7 @@ def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[obje
         CloudFormationActivities(aws, engine, settings),
         VaultActivities(aws, engine, settings, vault_store(settings, aws), key_cache(settings)),
     ]
-    out: list[object] = []
+    out: list[Callable[..., Any]] = []
     for instance in classes:
         for name in dir(type(instance)):
             fn = getattr(instance, name)

@@ -66,7 +66,7 @@ class AwsClients:
         """A client acting as the service itself (the service role in its own account)."""
         region = region or self.settings.control_plane_region
         session = self._service_session()
-        ident = session.get_credentials().access_key  # type: ignore[union-attr]
+        ident = session.get_credentials().access_key
         key = ("svc", name, region, ident)
         with self._lock:
             if key not in self._clients:
@@ -124,7 +124,7 @@ class AwsClients:
         if not self.settings.aws_endpoint_url:
             raise AwsError("BYOK_CONNECTION_ROLE_NAME must name the backup role on real AWS",
                            code="CONNECTION_ROLE_UNSET")
-        return boto3.Session(aws_access_key_id=account_id, aws_secret_access_key="local").client(
+        return boto3.Session(aws_access_key_id=account_id, aws_secret_access_key="local").client(  # noqa: S106 - localaws ignores it
             name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG)
 
     def forget(self, role_arn: str) -> None:

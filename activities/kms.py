@@ -158,7 +158,7 @@ class KmsActivities:
 
     def _existing_replica(self, kms: Any, key_id: str) -> dict[str, Any] | None:
         try:
-            return kms.describe_key(KeyId=key_id)["KeyMetadata"]  # type: ignore[no-any-return]
+            return kms.describe_key(KeyId=key_id)["KeyMetadata"]
         except ClientError as exc:
             if error_code(exc) == "NotFoundException":
                 return None
@@ -170,7 +170,7 @@ class KmsActivities:
             meta = self._call(kms.describe_key, key_id, KeyId=key_id)["KeyMetadata"]
             state = meta.get("KeyState")
             if state == "Enabled":
-                return meta  # type: ignore[no-any-return]
+                return meta
             if state != "Creating":
                 code = "REPLICA_DISABLED" if state == "Disabled" else "REPLICA_NOT_ENABLED"
                 raise KeyUnusable(f"the replica in {region} is {state}; enable it in AWS KMS",

@@ -56,6 +56,11 @@ def _tar_member(name: str, size: int, body: Iterator[bytes]) -> Iterator[bytes]:
         yield b"\0" * (tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE)
 
 
+def _read_all(body: Any) -> Iterator[bytes]:
+    while block := body.read(CHUNK):
+        yield block
+
+
 def _tar_end() -> bytes:
     return b"\0" * (tarfile.BLOCKSIZE * 2)
 
@@ -71,8 +76,7 @@ def _s3(s3: Any, bucket: str, prefix: str) -> Iterator[bytes]:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"]
-                yield from _tar_member(obj["Key"], obj["Size"],
-                                       iter(lambda b=body: b.read(CHUNK), b""))
+                yield from _tar_member(obj["Key"], obj["Size"], _read_all(body))
         yield _tar_end()
     return chunks()
 

@@ -13,7 +13,7 @@ S3_PART = 8 << 20  # multipart parts (S3 needs at least 5 MiB except the last)
 
 
 class Writer(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | bytearray) -> None: ...
     def commit(self) -> None: ...
     def abort(self) -> None: ...
 
@@ -59,7 +59,7 @@ class _FileWriter:
         self.path, self.tmp = path, path.with_name(path.name + ".partial")
         self.fh = self.tmp.open("wb")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.fh.write(data)
 
     def commit(self) -> None:
@@ -119,7 +119,7 @@ class _S3Writer:
         self.parts.append({"PartNumber": n, "ETag": out["ETag"]})
         self.buf.clear()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.buf += data
         if len(self.buf) >= S3_PART:
             self._flush()

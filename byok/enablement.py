@@ -112,11 +112,11 @@ def _new_external_id(session: Session) -> str:
 
 def external_id_taken(session: Session, external_id: str, tenant_id: str | None) -> bool:
     """True when a tenant other than `tenant_id` already uses this ExternalId."""
+    owners: list[str] = []
     for model in (EnableToken, KeyBinding, Wallet):
-        row = session.exec(select(model).where(model.external_id == external_id)).first()
-        if row is not None and row.tenant_id != tenant_id:
-            return True
-    return False
+        owners += session.exec(select(model.tenant_id)
+                               .where(model.external_id == external_id)).all()
+    return any(owner != tenant_id for owner in owners)
 
 
 def issue(session: Session, settings: Settings, tenant: Tenant, account_id: str, *,
@@ -161,7 +161,8 @@ def void_token(session: Session, tenant_id: str) -> None:
         session.add(tok)
 
 
-def accept_callback(session: Session, payload: dict[str, Any]) -> tuple[EnableToken, StackCallback, bool]:
+def accept_callback(session: Session,
+                    payload: dict[str, Any]) -> tuple[EnableToken, StackCallback, bool]:
     """Authenticate a stack callback by its token; returns (token row, callback, replayed)."""
     token = str(payload.get("token") or "")
     if len(token) != cfn.TOKEN_LENGTH:

@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     keycache_max_entries: int = Field(default=1_000, ge=1)
     frame_size: int = Field(default=1 << 20, ge=4096, le=64 << 20)
 
-    operator_api_key: str = "dev-operator-key-change-me"  # noqa: S105 - dev default, overridden in production
-    session_secret: str = "dev-session-secret-change-me"  # noqa: S105
+    operator_api_key: str = "dev-operator-key-change-me"  # dev default; compose requires a real one
+    session_secret: str = "dev-session-secret-change-me"  # noqa: S105 - dev default
 
     @field_validator("control_plane_region")
     @classmethod

@@ -52,7 +52,8 @@ async def start_enable(client: Client, engine: Engine, settings: Settings, *, te
     return issued
 
 
-async def deliver_callback(client: Client, engine: Engine, payload: dict[str, Any]) -> dict[str, Any]:
+async def deliver_callback(client: Client, engine: Engine,
+                           payload: dict[str, Any]) -> dict[str, Any]:
     """Authenticate a stack callback by its token and hand it to the waiting workflow."""
     with session_scope(engine) as session:
         row, callback, replayed = enablement.accept_callback(session, payload)

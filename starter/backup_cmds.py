@@ -49,7 +49,7 @@ async def _with_progress(client: Client, workflow_id: str, total: int | None,
                         done = await client.data_converter.decode(
                             pending.heartbeat_details.payloads)
                         bar.update(task, completed=int(done[0]))
-            except Exception:  # noqa: BLE001 - progress is best effort, the result is not
+            except Exception:  # noqa: BLE001, S112 - progress is best effort, the result is not
                 continue
     return await work
 

@@ -59,7 +59,10 @@ def tenant_list(as_json: JsonOpt = False) -> None:
     ctx = context()
     with session_scope(ctx.engine) as session:
         rows = [{"id": t.id, "name": t.name} for t in crud.list_tenants(session)]
-    emit(rows, as_json, lambda: [console.print(f"{r['id']}  {r['name']}") for r in rows])
+    def human() -> None:
+        for r in rows:
+            console.print(f"{r['id']}  {r['name']}")
+    emit(rows, as_json, human)
 
 
 def connect_account(
@@ -188,12 +191,14 @@ def audit_cmd(tenant: TenantOpt, verify: Annotated[bool, typer.Option("--verify"
                 if not report.ok:
                     raise SystemExit(1)
                 return
-            rows = [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor,
-                     "action": e.action, "details": e.details}
-                    for e in audit.history(session, t.id)]
-        emit(rows, as_json, lambda: [console.print(
-            f"{r['seq']:>5} {r['at'][:19]} {r['actor']:10} {r['action']:28} {r['details']}",
-            highlight=False) for r in rows])
+            events = audit.history(session, t.id)
+
+        def human() -> None:
+            for e in events:
+                console.print(f"{e.seq:>5} {e.at:%Y-%m-%d %H:%M:%S} {e.actor:10} "
+                              f"{e.action:28} {e.details}", highlight=False)
+        emit([{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+               "details": e.details, "hash": e.hash} for e in events], as_json, human)
     run(body)
 
 

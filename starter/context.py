@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -41,7 +41,7 @@ def context() -> Ctx:
         fail(exc)
 
 
-def fail(exc: ByokError | str, code: int = 2) -> Any:
+def fail(exc: ByokError | str, code: int = 2) -> NoReturn:
     message = exc if isinstance(exc, str) else f"{exc.message} [{exc.code}]"
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
@@ -52,7 +52,7 @@ def run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except ByokError as exc:
-        return fail(exc)  # type: ignore[no-any-return]
+        return fail(exc)
 
 
 def run_async(coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -60,10 +60,10 @@ def run_async(coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
         try:
             return await coro()
         except ByokError as exc:
-            return fail(exc)  # type: ignore[no-any-return]
+            return fail(exc)
         except RuntimeError as exc:
-            if "Failed client connect" in str(exc) or "connect" in str(exc).lower():
-                return fail("cannot reach Temporal; is `byok up` running?")  # type: ignore[no-any-return]
+            if "connect" in str(exc).lower():
+                return fail("cannot reach Temporal; is `byok up` running?")
             raise
     return asyncio.run(guarded())
 

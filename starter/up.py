@@ -130,7 +130,7 @@ def _temporal_answers(port: int) -> bool:
 
     try:
         asyncio.run(probe())
-    except Exception:  # not ready yet, whatever the reason
+    except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
         return False
     return True
 
@@ -272,7 +272,7 @@ def run_up(settings: Settings, after_ready: Callable[[], object] | None = None) 
         except ChildFailed as exc:
             say(f"byok up: {exc}", sys.stderr)
             return 1
-        except Exception as exc:  # report it, then still stop what started
+        except Exception as exc:  # noqa: BLE001 - report it, then still stop what started
             say(f"byok up: {type(exc).__name__}: {exc}", sys.stderr)
             return 1
         finally:

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from byok.temporal import connect

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
@@ -158,7 +159,7 @@ class EnableByokWorkflow:
                                                   "replicas": replicas, "key_errors": errors})
 
     async def _activity(self, name: str, arg: object, *, result_type: type | None = None,
-                        timeout: timedelta = policies.AWS_TIMEOUT) -> object:
+                        timeout: timedelta = policies.AWS_TIMEOUT) -> Any:
         try:
             return await workflow.execute_activity(
                 name, arg, result_type=result_type, start_to_close_timeout=timeout,

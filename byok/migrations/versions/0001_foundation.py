@@ -1,7 +1,7 @@
 """foundation: tenants, connections, wallet, tokens, bindings, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 import sqlalchemy as sa
