@@ -140,19 +140,22 @@ def test_trust_policy_is_exactly_the_service_role_with_external_id(doc):
     assert stmt["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
 
 
+LEGACY_ACTIONS = ["kms:DescribeKey", "kms:Decrypt", "kms:Encrypt"]
+
+
 def test_role_actions_are_exactly_the_allowed_list(doc):
     stmts = role_statements(doc)
     assert all(s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s
                for s in stmts)
     granted = [a for s in stmts for a in actions(s)]
-    assert sorted(granted) == sorted([*KEY_ACTIONS, "kms:CreateKey"])
+    assert sorted(granted) == sorted([*KEY_ACTIONS, "kms:CreateKey", *LEGACY_ACTIONS])
     assert not any(a.endswith(":*") or a == "*" for a in granted)
     assert all(a.startswith("kms:") for a in granted)
     assert "ManagedPolicyArns" not in doc["Resources"]["Role"]["Properties"]
 
 
 def test_key_actions_are_scoped_to_the_key_in_any_region(doc):
-    [stmt] = [s for s in role_statements(doc) if "kms:CreateKey" not in actions(s)]
+    [stmt] = [s for s in role_statements(doc) if s.get("Sid") == "UseAndReplicateTheKey"]
     assert set(actions(stmt)) == KEY_ACTIONS
     assert "Condition" not in stmt
     for param in ("", MRK, f"arn:aws:kms:us-east-1:777788889999:key/{MRK}"):
@@ -160,6 +163,15 @@ def test_key_actions_are_scoped_to_the_key_in_any_region(doc):
         key_id = MRK if param else env["MultiRegionKey"]
         assert resolve(stmt["Resource"], doc, env) == (
             f"arn:aws:kms:*:777788889999:key/{key_id}")
+
+
+def test_legacy_keys_only_by_tag_and_only_to_open_them(doc):
+    [stmt] = [s for s in role_statements(doc) if s.get("Sid") == "OpenLegacyBackups"]
+    assert sorted(actions(stmt)) == sorted(LEGACY_ACTIONS)
+    assert stmt["Condition"] == {"StringEquals": {"aws:ResourceTag/byok-vault": "v1"}}
+    # Only keys of this account and region (where the version 1 key lives).
+    assert resolve(stmt["Resource"], doc, env_for("")) == (
+        "arn:aws:kms:us-east-1:777788889999:key/*")
 
 
 def test_create_key_only_for_replicas(doc):
