@@ -16,7 +16,10 @@ from activities.audit import AuditActivities
 from activities.aws import AwsClients
 from activities.catalog import CatalogActivities
 from activities.cloudformation import CloudFormationActivities
+from activities.health import KeyHealthActivities
+from activities.health_schedule import HealthScheduleActivities
 from activities.kms import KmsActivities
+from activities.notify import NotifyActivities
 from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
@@ -24,11 +27,16 @@ from byok.db import make_engine, migrate
 from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
 from byok.temporal import connect
+from workflows.alert_delivery import AlertDeliveryWorkflow
 from workflows.backup import BackupWorkflow
 from workflows.enable_byok import EnableByokWorkflow
+from workflows.health_sweep import HealthSweepWorkflow
+from workflows.key_health import KeyHealthWorkflow
+from workflows.migrate_byok import MigrateByokWorkflow
 from workflows.restore import RestoreWorkflow
 
-WORKFLOWS = [EnableByokWorkflow, BackupWorkflow, RestoreWorkflow]
+WORKFLOWS = [EnableByokWorkflow, MigrateByokWorkflow, BackupWorkflow, RestoreWorkflow,
+             KeyHealthWorkflow, HealthSweepWorkflow, AlertDeliveryWorkflow]
 
 
 def vault_store(settings: Settings, aws: AwsClients) -> VaultStore:
@@ -52,6 +60,9 @@ def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[Call
         KmsActivities(aws, engine),
         CloudFormationActivities(aws, engine, settings),
         VaultActivities(aws, engine, settings, vault_store(settings, aws), key_cache(settings)),
+        KeyHealthActivities(aws, engine, settings, vault_store(settings, aws)),
+        NotifyActivities(engine, settings),
+        HealthScheduleActivities(settings),
     ]
     out: list[Callable[..., Any]] = []
     for instance in classes:

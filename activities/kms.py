@@ -14,8 +14,8 @@ from activities.aws import AwsClients, error_code, map_error
 from activities.base import byok_errors
 from byok import crud, enablement
 from byok.db import session_scope
-from byok.errors import ByokError, KeyUnusable
-from byok.messages import KeyCheck, KeyFacts, ReplicaInput, ReplicaResult
+from byok.errors import ByokError, KeyUnusable, NotFound
+from byok.messages import KeyCheck, KeyFacts, ReplicaInput, ReplicaResult, TenantRef
 
 
 def parse_key_arn(value: str) -> tuple[str, str, str] | None:
@@ -26,6 +26,20 @@ def parse_key_arn(value: str) -> tuple[str, str, str] | None:
     if len(parts) != 6 or parts[2] != "kms" or not parts[5].startswith("key/"):
         raise KeyUnusable(f"{value!r} is not a KMS key ARN", code="KEY_INVALID_ID")
     return parts[3], parts[4], parts[5].removeprefix("key/")
+
+
+def check_enabled(meta: dict[str, Any]) -> None:
+    """Refuse a key that is not Enabled, saying how to make it usable again."""
+    key_id, state = meta["KeyId"], meta.get("KeyState")
+    if state == "Disabled":
+        raise KeyUnusable(f"key {key_id} is disabled: enable it in AWS KMS, then retry",
+                          code="KEY_DISABLED")
+    if state in ("PendingDeletion", "PendingReplicaDeletion"):
+        when = meta.get("DeletionDate")
+        raise KeyUnusable(f"key {key_id} is pending deletion (on {when}); cancel the deletion "
+                          "and enable the key, then retry", code="KEY_PENDING_DELETION")
+    if state != "Enabled":
+        raise KeyUnusable(f"key {key_id} is {state}, not Enabled", code="KEY_NOT_ENABLED")
 
 
 class KmsActivities:
@@ -104,16 +118,7 @@ class KmsActivities:
         arn, key_id = meta["Arn"], meta["KeyId"]
         if meta.get("AWSAccountId", check.account_id) != check.account_id:
             raise KeyUnusable("the key is in another account", code="KEY_WRONG_ACCOUNT")
-        state = meta.get("KeyState")
-        if state == "Disabled":
-            raise KeyUnusable(f"key {key_id} is disabled: enable it in AWS KMS, then retry",
-                              code="KEY_DISABLED")
-        if state in ("PendingDeletion", "PendingReplicaDeletion"):
-            when = meta.get("DeletionDate")
-            raise KeyUnusable(f"key {key_id} is pending deletion (on {when}); cancel the deletion "
-                              "and enable the key, then retry", code="KEY_PENDING_DELETION")
-        if state != "Enabled":
-            raise KeyUnusable(f"key {key_id} is {state}, not Enabled", code="KEY_NOT_ENABLED")
+        check_enabled(meta)
         if (meta.get("KeyUsage"), meta.get("KeySpec", meta.get("CustomerMasterKeySpec")),
                 meta.get("Origin")) != ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "AWS_KMS"):
             raise KeyUnusable("the key must be a symmetric ENCRYPT_DECRYPT key with key material "
@@ -132,6 +137,27 @@ class KmsActivities:
             raise KeyUnusable(f"the key is in {region}, not the control-plane region "
                               f"{check.region}", code="KEY_WRONG_REGION")
         return KeyFacts(key_arn=arn, key_id=key_id, region=region, multi_region=True)
+
+    @activity.defn
+    @byok_errors
+    def check_legacy_key(self, ref: TenantRef) -> KeyFacts:
+        """Before a migration: the key being migrated from must be healthy right now, or the
+        tenant would learn of a broken key only when restoring its old backups."""
+        with session_scope(self.engine) as session:
+            bound = enablement.binding(session, ref.tenant_id)
+            if bound is None:
+                raise NotFound("BYOK is not enabled for this tenant", code="NOT_ENABLED")
+            role, external_id, key_arn = bound.role_arn, bound.external_id, bound.key_arn
+            region, multi = bound.primary_region, bound.multi_region
+        kms = self.aws.tenant("kms", region, role, external_id)
+        meta = self._call(kms.describe_key, key_arn, KeyId=key_arn)["KeyMetadata"]
+        try:
+            check_enabled(meta)
+        except KeyUnusable as exc:
+            raise KeyUnusable(f"cannot migrate while the current key is unhealthy: "
+                              f"{exc.message}", code=exc.code) from None
+        self.round_trip(kms, key_arn, ref.tenant_id, region)
+        return KeyFacts(key_arn=key_arn, key_id=meta["KeyId"], region=region, multi_region=multi)
 
     @activity.defn
     @byok_errors

@@ -103,7 +103,7 @@ def check_preconditions(session: Session, settings: Settings, tenant: Tenant, ac
     return regions
 
 
-def _new_external_id(session: Session) -> str:
+def new_external_id(session: Session) -> str:
     while True:
         candidate = "byok-" + secrets.token_urlsafe(24).replace("_", "A")
         if not external_id_taken(session, candidate, tenant_id=None):
@@ -124,7 +124,7 @@ def issue(session: Session, settings: Settings, tenant: Tenant, account_id: str,
     """Check preconditions, then issue a token and ExternalId and put the wallet in Waiting."""
     check_preconditions(session, settings, tenant, account_id, accept_irretrievable,
                         accept_immutable)
-    token, external_id = new_token(), _new_external_id(session)
+    token, external_id = new_token(), new_external_id(session)
     expires = utcnow() + timedelta(days=settings.token_ttl_days)
     wf_id = workflow_id_for(tenant.id)
     for old in session.exec(select(EnableToken).where(EnableToken.tenant_id == tenant.id,

@@ -158,6 +158,17 @@ def _stack_update(original: Any) -> Any:
     return update
 
 
+def _delete_resource(original: Any) -> Any:
+    def delete(self: ResourceMap, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+        # Stock moto honours DeletionPolicy only when the whole stack goes; AWS also keeps a
+        # Retain resource that an update removes from the template.
+        if resource_json.get("DeletionPolicy") == "Retain":
+            return
+        original(self, parsed_resource, resource_json)
+
+    return delete
+
+
 def _created_resources(self: Stack) -> list[Any]:
     # Stock moto lists a resource whose Condition is false as an empty ('', '') summary.
     return [r for r in self.resource_map.values() if r is not None]
@@ -172,4 +183,5 @@ def apply() -> None:
     Role.update_from_cloudformation_json = update_role  # type: ignore[method-assign]
     ResourceMap.load_parameters = _load_parameters(ResourceMap.load_parameters)  # type: ignore[method-assign]
     Stack.update = _stack_update(Stack.update)  # type: ignore[method-assign]
+    ResourceMap._delete_resource = _delete_resource(ResourceMap._delete_resource)  # type: ignore[method-assign]
     cfn_custom.apply()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -10,7 +11,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from byok import audit, backups, cfn, crud, enablement
+from byok import audit, backups, cfn, crud, enablement, health_alerts, migration
 from byok.db import session_scope
 from byok.errors import ByokError, Conflict
 from byok.messages import BackupInput, EnableInput, RestoreInput
@@ -18,7 +19,14 @@ from byok.models import Backup, Wallet
 from byok.settings import Settings
 from workflows.backup import BackupWorkflow
 from workflows.enable_byok import EnableByokWorkflow
+from workflows.migrate_byok import MigrateByokWorkflow
 from workflows.restore import RestoreWorkflow
+
+UPGRADE_NOTE = (
+    "An upgrade of your byok-vault stack (template v{old} -> v2) is available: a multi-region "
+    "key replicated to every connected region (backups and restores in every region use your "
+    "key) and a least-privilege role. Backups taken so far stay under your current key, which "
+    "stays in your keyring and under health checks. Run `byok migrate` or use the console.")
 
 
 async def start_enable(client: Client, engine: Engine, settings: Settings, *, tenant: str,
@@ -77,6 +85,7 @@ def wallet_status(engine: Engine, settings: Settings, tenant: str) -> dict[str, 
         regions: list[str] = []
         for conn in crud.connections(session, tenant_id=t.id):
             regions.extend(r for r in conn.regions if r not in regions)
+        health = health_alerts.view(session, t.id)  # key health per region, findings, radius
     out: dict[str, Any] = {
         "tenant_id": t.id, "tenant_name": t.name, "state": "NotConfigured",
         "error_code": None, "error_message": None, "key_errors": {},
@@ -84,7 +93,7 @@ def wallet_status(engine: Engine, settings: Settings, tenant: str) -> dict[str, 
         "installed_regions": [], "supported_regions": regions, "stack_version": None,
         "available_version": cfn.CURRENT_TEMPLATE_VERSION, "deployment_url": None,
         "template_url": enablement.template_url(settings), "token": None, "progress": [],
-        "workflow_id": None, "temporal_ui_url": None,
+        "workflow_id": None, "temporal_ui_url": None, "health": health,
     }
     if wallet:
         out.update(state=wallet.state, error_code=wallet.error_code,
@@ -107,6 +116,8 @@ def wallet_status(engine: Engine, settings: Settings, tenant: str) -> dict[str, 
                 parameters={"ExternalId": wallet.external_id or ""})
     if bound:
         out["upgrade_available"] = bound.template_version < cfn.CURRENT_TEMPLATE_VERSION
+        if out["upgrade_available"]:
+            out["upgrade"] = UPGRADE_NOTE.format(old=bound.template_version)
     return out
 
 
@@ -174,14 +185,18 @@ async def _result(handle: Any) -> Any:
 def backup_view(engine: Engine, tenant_id: str, backup_id: str) -> dict[str, Any]:
     with session_scope(engine) as session:
         row = backups.get_backup(session, tenant_id, backup_id)
-        return backup_dict(row)
+        return backup_dict(row, _generation(session, tenant_id))
 
 
-def backup_dict(row: Backup) -> dict[str, Any]:
+def backup_dict(row: Backup, current_generation: int | None = None) -> dict[str, Any]:
+    # A BYOK backup under an older key generation depends on a legacy key now.
+    kind = row.key_kind
+    if kind == "byok" and current_generation and (row.key_generation or 0) < current_generation:
+        kind = "legacy"
     return {"id": row.id, "tenant_id": row.tenant_id, "workload": row.workload,
             "source": row.source, "region": row.region, "plaintext_size": row.plaintext_size,
             "stored_size": row.stored_size, "sha256": row.sha256, "key_arn": row.key_arn,
-            "key_kind": row.key_kind, "status": row.status, "error": row.error,
+            "key_kind": kind, "status": row.status, "error": row.error,
             "created_at": row.created_at.isoformat(),
             "completed_at": row.completed_at.isoformat() if row.completed_at else None}
 
@@ -189,4 +204,43 @@ def backup_dict(row: Backup) -> dict[str, Any]:
 def list_backups(engine: Engine, tenant: str) -> list[dict[str, Any]]:
     with session_scope(engine) as session:
         t = crud.get_tenant(session, ref=tenant)
-        return [backup_dict(b) for b in backups.list_backups(session, t.id)]
+        gen = _generation(session, t.id)
+        return [backup_dict(b, gen) for b in backups.list_backups(session, t.id)]
+
+
+def _generation(session: Any, tenant_id: str) -> int | None:
+    bound = enablement.binding(session, tenant_id)
+    return bound.generation if bound else None
+
+
+async def start_migration(client: Client, engine: Engine, settings: Settings, *, tenant: str,
+                          actor: str) -> dict[str, Any]:
+    """Issue an upgrade token and start MigrateByokWorkflow; returns once the legacy key was
+    found healthy (or raises the reason it is not), so the tenant learns it now."""
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        issued = migration.issue_upgrade(session, settings, t, actor)
+    if issued is None:
+        return {"tenant_id": t.id, "migrated": False,
+                "message": "already on the current template; nothing to migrate"}
+    inp = EnableInput(t.id, issued.account_id, issued.expires_at.isoformat(),
+                      settings.token_ttl_days * 86400, actor, settings.poll_initial_seconds,
+                      settings.poll_max_seconds)
+    try:
+        handle = await client.start_workflow(
+            MigrateByokWorkflow.run, inp, id=issued.workflow_id, task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        with session_scope(engine) as session:
+            enablement.void_token(session, t.id)
+        raise Conflict("a migration is already running for this tenant",
+                       code="MIGRATION_IN_PROGRESS") from None
+    while True:
+        view = await handle.query(MigrateByokWorkflow.wallet)
+        if view.error_code:
+            raise ByokError(view.error_message or "migration refused", code=view.error_code)
+        if view.step != "checking_legacy_key":
+            break
+        await asyncio.sleep(0.2)
+    return issued.public() | {"migrated": True}

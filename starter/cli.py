@@ -11,15 +11,18 @@ from rich.table import Table
 from byok import audit, crud
 from byok.db import session_scope
 from byok.temporal import connect
-from starter import actions, backup_cmds
+from starter import actions, backup_cmds, health_cmds
 from starter.context import Ctx, console, context, emit, fail, run, run_async
 from starter.dev import dev_app
+from starter.keys import keys_app
 
 app = typer.Typer(help="byok-vault: tenant-owned KMS keys for backups.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(dev_app, name="dev")
+app.add_typer(keys_app, name="keys")
 backup_cmds.register(app)
+health_cmds.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]
@@ -200,6 +203,32 @@ def audit_cmd(tenant: TenantOpt, verify: Annotated[bool, typer.Option("--verify"
         emit([{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                "details": e.details, "hash": e.hash} for e in events], as_json, human)
     run(body)
+
+
+@app.command()
+def migrate(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
+    """Upgrade a legacy (single-region) BYOK tenant to the multi-region key."""
+    ctx = context()
+
+    async def body() -> None:
+        client = await connect(ctx.settings)
+        data = await actions.start_migration(client, ctx.engine, ctx.settings, tenant=tenant,
+                                             actor="cli")
+
+        def human() -> None:
+            if not data["migrated"]:
+                console.print(data["message"])
+                return
+            console.print("[bold]Migration started.[/] Your current key is healthy. Update "
+                          "the byok-vault stack with the v2 template:")
+            for label, key in [("Update link", "deployment_url"), ("Template URL",
+                               "template_url"), ("VaultToken", "token"),
+                               ("ExternalId (unchanged)", "external_id")]:
+                console.print(f"  {label:24} {data[key]}", highlight=False)
+            console.print("The token is shown only now. Old backups stay under the current "
+                          "key; new backups move to the multi-region key once verified.")
+        emit(data, as_json, human)
+    run_async(body)
 
 
 @app.command()

@@ -13,10 +13,30 @@ from byok.errors import NotFound
 from byok.models import EnableToken
 from byok.temporal import connect
 from starter import actions
-from starter.context import console, context, emit, run_async
+from starter.context import console, context, emit, run, run_async
 from starter.customer import deploy_stack
+from starter.legacy import create_legacy_tenant
 
 dev_app = typer.Typer(help="Development helpers for the embedded stack.", no_args_is_help=True)
+
+
+@dev_app.command("legacy-tenant")
+def legacy_tenant(
+    name: Annotated[str, typer.Argument(help="Tenant name.")],
+    account: Annotated[str, typer.Option(help="Tenant AWS account.")] = "444455556666",
+    regions: Annotated[str, typer.Option(help="Connected regions.")] =
+        "us-east-1,us-west-2,eu-west-1",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a tenant on the legacy single-region BYOK (template v1), as in the field."""
+    ctx = context()
+
+    def body() -> None:
+        made = create_legacy_tenant(ctx.settings, ctx.engine, name=name, account_id=account,
+                                    regions=regions.split(","))
+        emit(made.__dict__, as_json, lambda: console.print(
+            f"legacy tenant {name} ({made.tenant_id}): v1 stack deployed, key {made.key_arn}"))
+    run(body)
 
 
 @dev_app.command("customer-deploy")

@@ -1,0 +1,148 @@
+"""MigrateByokWorkflow: a legacy (template v1) tenant moves to the multi-region key and
+keeps every old backup restorable."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+from temporalio.worker import Worker
+
+from byok import audit
+from byok.db import session_scope
+from byok.errors import ByokError
+from byok.models import EnableToken, KeyBinding
+from byok.settings import Settings
+from starter import actions
+from starter.customer import deploy_stack
+from starter.legacy import LegacyTenant, create_legacy_tenant
+from tests.conftest import TENANT_ACCOUNT
+from tests.workflows.conftest import REGIONS
+from worker import WORKFLOWS, activities
+from workflows.migrate_byok import MigrateByokWorkflow
+
+
+@pytest.fixture
+def legacy(settings: Settings, engine: Engine, aws: Any) -> LegacyTenant:
+    return create_legacy_tenant(settings, engine, name="oldco", account_id=TENANT_ACCOUNT,
+                                regions=REGIONS)
+
+
+class Ops:
+    def __init__(self, env: Any, engine: Engine, settings: Settings, tenant: str):
+        self.env, self.engine, self.settings, self.tenant = env, engine, settings, tenant
+
+    async def backup(self, data: bytes, tmp: Path, region: str | None = None) -> dict:
+        src = tmp / f"src-{len(list(tmp.iterdir()))}"
+        src.write_bytes(data)
+        return await actions.run_backup(self.env.client, self.engine, self.settings,
+                                        tenant=self.tenant, workload="vmware_vm",
+                                        source=f"file://{src}", region=region, actor="test")
+
+    async def restore(self, backup_id: str, tmp: Path) -> bytes:
+        out = tmp / f"out-{backup_id}"
+        await actions.run_restore(self.env.client, self.engine, self.settings,
+                                  tenant=self.tenant, backup_id=backup_id, target=str(out),
+                                  force=False, actor="test")
+        return out.read_bytes()
+
+    async def migrate(self) -> dict:
+        return await actions.start_migration(self.env.client, self.engine, self.settings,
+                                             tenant=self.tenant, actor="test")
+
+    async def upgrade_stack(self, issued: dict) -> None:
+        payload = await asyncio.to_thread(
+            deploy_stack, self.settings, account_id=issued["account_native_id"],
+            token=issued["token"], external_id=issued["external_id"], upgrade=True)
+        await actions.deliver_callback(self.env.client, self.engine, payload)
+
+    async def result(self) -> Any:
+        return await self.env.client.get_workflow_handle_for(
+            MigrateByokWorkflow.run, f"migrate-byok-{self.tenant}").result()
+
+
+@pytest.fixture
+def ops(temporal_env: Any, engine: Engine, settings: Settings, legacy: LegacyTenant) -> Ops:
+    return Ops(temporal_env, engine, settings, legacy.tenant_id)
+
+
+async def test_legacy_tenant_migrates_and_keeps_old_backups(
+        ops: Ops, worker: Any, legacy: LegacyTenant, engine: Engine, settings: Settings,
+        tmp_path: Path) -> None:
+    status = actions.wallet_status(engine, settings, legacy.tenant_id)
+    assert status["stack_version"] == 1 and status["upgrade_available"]
+    assert "v1 -> v2" in status["upgrade"]
+    old = await ops.backup(b"legacy era" * 500, tmp_path)
+    assert old["key_arn"] == legacy.key_arn
+
+    issued = await ops.migrate()
+    assert issued["migrated"] and len(issued["token"]) == 36
+    await ops.upgrade_stack(issued)
+    view = await ops.result()
+    assert view.state == "Enabled" and view.error_code is None, view
+    assert view.key_arn != legacy.key_arn and view.key_arn.split("/")[1].startswith("mrk-")
+    assert sorted(view.replica_key_arns) == ["eu-west-1", "us-west-2"]
+
+    new = await ops.backup(b"multi-region era" * 500, tmp_path)
+    west = await ops.backup(b"west" * 500, tmp_path, "us-west-2")
+    assert new["key_arn"] == view.key_arn and new["key_kind"] == "byok"
+    assert west["key_arn"] == view.replica_key_arns["us-west-2"]
+    listed = {b["id"]: b["key_kind"] for b in actions.list_backups(engine, legacy.tenant_id)}
+    assert listed[old["id"]] == "legacy"
+    assert await ops.restore(old["id"], tmp_path) == b"legacy era" * 500
+    assert await ops.restore(new["id"], tmp_path) == b"multi-region era" * 500
+
+    status = actions.wallet_status(engine, settings, legacy.tenant_id)
+    assert status["stack_version"] == 2 and not status["upgrade_available"]
+    with session_scope(engine) as session:
+        gens = session.exec(select(KeyBinding).where(
+            KeyBinding.tenant_id == legacy.tenant_id)).all()
+        assert sorted((b.generation, b.template_version) for b in gens) == [(1, 1), (2, 2)]
+        assert audit.verify(session, legacy.tenant_id).ok
+
+    again = await ops.migrate()  # migrating twice does nothing the second time
+    assert again["migrated"] is False
+
+
+async def test_migration_refused_while_legacy_key_pending_deletion(
+        ops: Ops, worker: Any, legacy: LegacyTenant, settings: Settings,
+        engine: Engine) -> None:
+    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+        "kms", region_name="us-east-1", endpoint_url=settings.aws_endpoint_url)
+    kms.schedule_key_deletion(KeyId=legacy.key_arn.rsplit("/", 1)[1], PendingWindowInDays=7)
+    with pytest.raises(ByokError) as info:
+        await ops.migrate()
+    assert info.value.code == "KEY_PENDING_DELETION"
+    assert "cancel the deletion" in info.value.message
+    await ops.result()
+    with session_scope(engine) as session:
+        tokens = session.exec(select(EnableToken).where(
+            EnableToken.tenant_id == legacy.tenant_id, EnableToken.purpose == "upgrade")).all()
+        assert [t.voided_at is not None for t in tokens] == [True]
+        assert len(session.exec(select(KeyBinding)).all()) == 1
+
+
+async def test_migration_resumes_after_worker_restart(
+        ops: Ops, temporal_env: Any, settings: Settings, engine: Engine, aws: Any) -> None:
+    def worker_without_cache(pool: ThreadPoolExecutor) -> Worker:
+        # No sticky cache: the time-skipping test server does not move a dead worker's
+        # sticky tasks back to the shared queue, as a real server does after its timeout.
+        return Worker(temporal_env.client, task_queue=settings.task_queue, workflows=WORKFLOWS,
+                      activities=activities(settings, engine, aws), activity_executor=pool,
+                      max_cached_workflows=0)
+
+    with ThreadPoolExecutor(8) as pool:
+        async with worker_without_cache(pool):
+            issued = await ops.migrate()
+    # The worker is gone while the workflow waits for the stack; a new one takes over.
+    await ops.upgrade_stack(issued)
+    with ThreadPoolExecutor(8) as pool:
+        async with worker_without_cache(pool):
+            view = await ops.result()
+    assert view.state == "Enabled" and view.stack_version == 2

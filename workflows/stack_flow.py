@@ -1,0 +1,153 @@
+"""The steps enablement and migration share, run inside either workflow: wait for the
+tenant's stack, verify role and key, replicate, freeze the binding."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from byok.messages import (
+        AuditInput,
+        EnableInput,
+        FreezeInput,
+        KeyCheck,
+        KeyFacts,
+        PollInput,
+        PollResult,
+        Preflight,
+        ReplicaInput,
+        ReplicaResult,
+        RoleCheck,
+        StackCallback,
+        WalletUpdate,
+        WalletView,
+    )
+    from workflows import policies
+    from workflows.errors import permanent_failure
+
+TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+WALLET_STATE = SearchAttributeKey.for_keyword("WalletState")
+
+
+class FlowFailed(Exception):
+    """A permanent failure the tenant must act on (code and message are shown to them)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class StackFlow:
+    def __init__(self, inp: EnableInput, view: WalletView, prefix: str = "wallet"):
+        self.inp, self.view, self.prefix = inp, view, prefix
+        self.callback: StackCallback | None = None
+
+    def receive(self, callback: StackCallback) -> None:
+        # Replays and a late poll result are ignored: the first report wins.
+        if self.callback is None:
+            self.callback = callback
+
+    async def wallet(self, **fields: Any) -> None:
+        await workflow.execute_activity(
+            "update_wallet", WalletUpdate(tenant_id=self.inp.tenant_id, **fields),
+            start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
+
+    async def step(self, step: str, **details: object) -> None:
+        self.view.step = step
+        await self.wallet(step=f"{self.prefix}:{step}" if self.prefix != "wallet" else step)
+        await self.audit(f"{self.prefix}.{step}", details)
+
+    async def audit(self, action: str, details: dict[str, object]) -> None:
+        # Keyed by run and action: a retried or replayed activity records the event once.
+        info = workflow.info()
+        key = f"{info.workflow_id}/{info.run_id}/{action}"
+        await workflow.execute_activity(
+            "record_audit", AuditInput(self.inp.tenant_id, action, "workflow", details, key),
+            start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
+
+    async def activity(self, name: str, arg: object, *, result_type: type | None = None,
+                       timeout: timedelta = policies.AWS_TIMEOUT) -> Any:
+        """Run an AWS activity; our permanent errors become FlowFailed with their code."""
+        try:
+            return await workflow.execute_activity(
+                name, arg, result_type=result_type, start_to_close_timeout=timeout,
+                heartbeat_timeout=policies.HEARTBEAT if timeout > policies.AWS_TIMEOUT else None,
+                retry_policy=policies.AWS)
+        except ActivityError as err:
+            failure = permanent_failure(err)
+            if failure is None:
+                raise
+            raise FlowFailed(*failure) from None
+
+    async def wait_for_stack(self, pre: Preflight) -> StackCallback:
+        """The callback signal, or the stack's notification found by polling, until expiry."""
+        inp = self.inp
+        # The deadline runs on the workflow's clock (durable, and what tests can skip).
+        expires = workflow.info().start_time + timedelta(seconds=inp.token_ttl_seconds)
+        delay, attempt = timedelta(seconds=inp.poll_initial_seconds), 0
+        while self.callback is None:
+            left = expires - workflow.now()
+            if left <= timedelta(0):
+                raise FlowFailed("TOKEN_EXPIRED", "the stack never reported back before the "
+                                 "token expired; start again to get a new token")
+            try:
+                await workflow.wait_condition(lambda: self.callback is not None,
+                                              timeout=min(delay, left))
+            except TimeoutError:
+                attempt += 1
+                # Fallback for a lost callback: read the stack's notifications ourselves.
+                found: PollResult = await workflow.execute_activity(
+                    "poll_stack", PollInput(inp.tenant_id, pre.account_id, attempt),
+                    result_type=PollResult, start_to_close_timeout=policies.AWS_TIMEOUT,
+                    retry_policy=policies.AWS)
+                if found.callback:
+                    self.receive(found.callback)
+                if found.role_found and self.view.step == "waiting_for_stack":
+                    await self.step("role_found")
+                delay = min(delay * 2, timedelta(seconds=inp.poll_max_seconds))
+        return self.callback
+
+    async def verify_and_replicate(self, pre: Preflight, cb: StackCallback) -> None:
+        """Verify the role and key, replicate everywhere, then freeze the new binding."""
+        tenant = self.inp.tenant_id
+        await self.step("verifying_role", role_arn=cb.role_arn, source=cb.source)
+        await self.activity("verify_role", RoleCheck(tenant, pre.account_id, cb.role_arn,
+                                                     pre.control_plane_region))
+        await self.step("verifying_key", key_id=cb.multi_region_cmk_key_id)
+        facts: KeyFacts = await self.activity(
+            "verify_key", KeyCheck(tenant, pre.account_id, cb.role_arn,
+                                   cb.multi_region_cmk_key_id, pre.control_plane_region),
+            result_type=KeyFacts)
+        regions = [r for r in pre.regions if r != facts.region]
+        await self.step("replicating", regions=regions)
+        results: list[ReplicaResult] = await asyncio.gather(*[
+            self.activity("replicate_key", ReplicaInput(tenant, cb.role_arn, facts.key_arn, r),
+                          result_type=ReplicaResult, timeout=policies.REPLICA_TIMEOUT)
+            for r in regions])
+        replicas = {r.region: r.key_arn for r in results if r.ok}
+        errors = {r.region: {"code": r.error_code, "message": r.error_message}
+                  for r in results if not r.ok}
+        await workflow.execute_activity(
+            "freeze_binding", FreezeInput(tenant, pre.account_id, cb.role_arn, facts.key_arn,
+                                          facts.region, replicas, cb.template_version),
+            start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
+        view = self.view
+        view.state, view.step, view.role_arn, view.key_arn = "Enabled", "enabled", cb.role_arn, \
+            facts.key_arn
+        view.replica_key_arns, view.key_errors = replicas, errors
+        view.installed_regions = [facts.region, *sorted(replicas)]
+        view.stack_version = cb.template_version
+        view.error_code = view.error_message = None
+        await self.wallet(state="Enabled", step="enabled", role_arn=cb.role_arn,
+                          key_arn=facts.key_arn, replica_key_arns=replicas,
+                          installed_regions=view.installed_regions, key_errors=errors,
+                          stack_version=cb.template_version)
+        workflow.upsert_search_attributes([WALLET_STATE.value_set("Enabled")])
+        await self.audit(f"{self.prefix}.enabled", {"key_arn": facts.key_arn,
+                                                    "replicas": replicas, "key_errors": errors})
