@@ -1,5 +1,6 @@
-"""JSON API under /api/v1: the stack callback and the template (the tenant API is in
-web/tenant_api.py)."""
+"""JSON API under /api/v1 without an API key: the stack callback (authenticated by its token)
+and the template download; the tenant API is web/tenant_api.py, the operator's
+web/operator_api.py."""
 
 from __future__ import annotations
 
@@ -11,20 +12,29 @@ from fastapi.responses import PlainTextResponse
 from byok import cfn
 from byok.errors import NotFound
 from starter import actions
+from web import schemas
 from web.deps import EngineDep, SettingsDep, TemporalDep
 
+E = schemas.ErrorOut
 router = APIRouter()
 
 
-@router.post("/wallets/_post-process", tags=["wallet"],
-             summary="The CloudFormation stack's callback, authenticated by its token")
+@router.post("/wallets/_post-process", tags=["wallet"], response_model=schemas.CallbackOut,
+             summary="The CloudFormation stack's callback, authenticated by its token",
+             responses={401: {"model": E, "description": "Wrong, expired, used or voided "
+                                                         "token, or the wrong account."},
+                        409: {"model": E, "description": "ExternalId used by another tenant."},
+                        422: {"model": E, "description": "A callback field is missing or bad."}})
 async def post_process(engine: EngineDep, client: TemporalDep,
-                       payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+                       payload: dict[str, Any] = Body(...)) -> Any:
     return await actions.deliver_callback(client, engine, payload)
 
 
 @router.get("/templates/byok-v{version}.yaml", tags=["template"],
-            response_class=PlainTextResponse, summary="The tenant's CloudFormation template")
+            summary="The tenant's CloudFormation template",
+            responses={200: {"content": {"application/x-yaml": {}}, "description": "YAML"},
+                       404: {"model": E, "description": "No such template version."},
+                       422: {"model": E, "description": "The version is not a number."}})
 def template(version: int, settings: SettingsDep) -> PlainTextResponse:
     if version not in (cfn.LEGACY_TEMPLATE_VERSION, cfn.CURRENT_TEMPLATE_VERSION):
         raise NotFound(f"no template version {version}", field="version")

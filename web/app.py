@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from byok.db import make_engine, migrate
 from byok.errors import ByokError, Conflict, InvalidInput, NotFound, Unauthorized
 from byok.settings import Settings, load_settings
-from web import api, health
+from web import api, console, console_key, health, operator_api, pages, tenant_api
 
 STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unauthorized: 401}
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+HTTP_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+              405: "METHOD_NOT_ALLOWED", 503: "UNAVAILABLE"}
+
+
+def _problem(err: Any) -> dict[str, str]:
+    if err.get("type") == "json_invalid":  # its loc is a character offset, not a field
+        detail = (err.get("ctx") or {}).get("error", "")
+        return {"field": "body", "message": f"malformed JSON: {detail}".rstrip(": ")}
+    field = ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path"))
+    return {"field": field or "body", "message": err["msg"]}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,23 +44,54 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="byok-vault", version="0.1.0", lifespan=lifespan,
-                  description="Bring-your-own-key control plane for backups.")
+                  description="Bring-your-own-key control plane for backups. Tenant endpoints "
+                              "take a tenant API key, operator endpoints the operator key, "
+                              "both as `Authorization: Bearer`.")
     app.state.settings = settings
     app.state.engine = engine
     app.state.temporal = None
     app.include_router(health.router)
     app.include_router(api.router, prefix="/api/v1")
+    app.include_router(operator_api.router, prefix="/api/v1")
+    app.include_router(tenant_api.router, prefix="/api/v1")
+    app.include_router(console.router)
+    app.include_router(console_key.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    pages.install(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        resp = await call_next(request)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if not request.url.path.startswith(("/docs", "/redoc")):  # those load CDN assets
+            resp.headers.setdefault("Content-Security-Policy", CSP)
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp
 
     @app.exception_handler(ByokError)
     async def byok_error(_request: Request, exc: ByokError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 502)
-        return JSONResponse({"error": exc.to_dict()}, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": exc.to_dict()}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"),
-                   "message": e["msg"]} for e in exc.errors()]
-        return JSONResponse({"error": {"code": "INVALID_INPUT", "message": "invalid request",
-                                       "fields": errors}}, status_code=422)
+        # Name each field and the problem; never echo the input (it may be huge or secret).
+        errors = [_problem(e) for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        return JSONResponse({"error": {
+            "code": "INVALID_INPUT", "message": f"{first['field']}: {first['message']}",
+            "field": first["field"], "fields": errors}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": bad input like any
+            return JSONResponse({"error": {
+                "code": "INVALID_INPUT", "field": "body",
+                "message": "the body could not be parsed: send JSON in UTF-8"}}, status_code=422)
+        code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}},
+                            status_code=exc.status_code, headers=exc.headers)
 
     return app

@@ -1,0 +1,102 @@
+"""Console pages: sign-in and sign-out, Backups, Key health and Audit."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from byok import apikeys, audit
+from byok.db import session_scope
+from byok.errors import Unauthorized
+from starter import actions
+from web import services
+from web import session as sess
+from web.auth import caller_from_key
+from web.deps import EngineDep, SessionDep, SettingsDep
+from web.pages import PageUser, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request, settings: SettingsDep) -> Response:
+    session = sess.load(request, settings)
+    target = f"/t/{session.tenant_id}/encryption-key" if session.signed_in else "/signin"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/signin")
+def signin_page(request: Request, settings: SettingsDep) -> Response:
+    session = sess.load(request, settings)
+    resp = render(request, "signin.html", csrf=session.csrf, error=None)
+    if session.fresh:
+        sess.save(resp, settings, session)
+    return resp
+
+
+@router.post("/signin")
+def signin(request: Request, settings: SettingsDep, engine: EngineDep,
+           api_key: str = Form(""), csrf_token: str = Form("")) -> Response:
+    session = sess.load(request, settings)
+    if not sess.csrf_ok(session, csrf_token):
+        return _csrf_refused(request, settings)
+    try:
+        caller = caller_from_key(engine, api_key.strip())
+    except Unauthorized:
+        # The typed key is deliberately not echoed back: it is a secret.
+        return render(request, "signin.html", status_code=401, csrf=session.csrf,
+                      error="That API key is unknown or was revoked. Check it and try again.")
+    with session_scope(engine) as db:
+        audit.append(db, tenant_id=caller.tenant_id, actor=caller.actor,
+                     action="console.signed_in", details={"key_id": caller.key_id})
+    redirect = RedirectResponse(f"/t/{caller.tenant_id}/encryption-key", status_code=303)
+    sess.save(redirect, settings, sess.signed_in(caller.tenant_id, caller.key_id))
+    return redirect
+
+
+@router.post("/signout")
+def signout(request: Request, settings: SettingsDep, csrf_token: str = Form("")) -> Response:
+    session = sess.load(request, settings)
+    if not sess.csrf_ok(session, csrf_token):
+        return _csrf_refused(request, settings)
+    resp = RedirectResponse("/signin", status_code=303)
+    sess.clear(resp)
+    return resp
+
+
+def _csrf_refused(request: Request, settings: SettingsDep) -> Response:
+    session = sess.load(request, settings)
+    resp = render(request, "message.html", status_code=403, title="Form expired",
+                  message="This form was out of date or did not come from this console. "
+                          "Go back, reload the page and try again.", user=None)
+    if session.fresh:
+        sess.save(resp, settings, session)
+    return resp
+
+
+@router.get("/t/{tenant_id}/backups", response_class=HTMLResponse)
+def backups_page(request: Request, user: PageUser, db: SessionDep) -> Response:
+    return render(request, "backups.html", user=user, active="backups",
+                  backups=services.list_backups(db, user.tenant_id),
+                  restores=services.list_restores(db, user.tenant_id))
+
+
+@router.get("/t/{tenant_id}/health", response_class=HTMLResponse)
+def health_page(request: Request, user: PageUser, engine: EngineDep,
+                settings: SettingsDep) -> Response:
+    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    return render(request, "health.html", user=user, active="health", wallet=wallet,
+                  health=services.health_view(wallet))
+
+
+@router.get("/t/{tenant_id}/audit", response_class=HTMLResponse)
+def audit_page(request: Request, user: PageUser, db: SessionDep) -> Response:
+    events = audit.history(db, user.tenant_id)
+    return render(request, "audit.html", user=user, active="audit",
+                  events=list(reversed(events)), report=audit.verify(db, user.tenant_id))
+
+
+@router.get("/t/{tenant_id}/api-keys", response_class=HTMLResponse)
+def keys_page(request: Request, user: PageUser, db: SessionDep) -> Response:
+    return render(request, "api_keys.html", user=user, active="keys",
+                  keys=apikeys.list_keys(db, tenant_id=user.tenant_id))

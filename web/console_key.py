@@ -1,0 +1,116 @@
+"""Administration > Encryption Key: add your own key, deploy the stack, watch it to Enabled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from byok import cfn
+from byok.errors import ByokError, InvalidInput
+from byok.settings import Settings
+from starter import actions
+from web import services
+from web import session as sess
+from web.deps import EngineDep, LazyTemporalDep, SettingsDep
+from web.pages import PageUser, render
+
+router = APIRouter(include_in_schema=False)
+
+STEPS = [("waiting_for_stack", "Waiting for the CloudFormation stack"),
+         ("verifying_role", "Verifying the role"),
+         ("verifying_key", "Verifying the key"),
+         ("replicating", "Replicating the key"),
+         ("enabled", "Enabled")]
+FORM_FIELDS = ("account", "accept_irretrievable", "accept_immutable")
+
+
+def progress_steps(wallet: dict[str, Any], primary_region: str) -> list[dict[str, str]]:
+    """The panel's rows: done / active / failed / pending, from the wallet's progress log."""
+    seen = [p.get("step") for p in wallet.get("progress") or []]
+    names = [s for s, _ in STEPS]
+    reached = max((names.index(s) for s in seen if s in names), default=0)
+    if wallet["state"] == "Enabled":
+        reached = len(STEPS) - 1
+    others = [r for r in wallet.get("supported_regions") or [] if r != primary_region]
+    rows = []
+    for i, (step, label) in enumerate(STEPS):
+        status = "done" if i < reached else "active" if i == reached else "pending"
+        if wallet["state"] == "Enabled":
+            status = "done"
+        elif wallet["state"] == "Error" and i == reached:
+            status = "failed"
+        detail = ""
+        if step == "waiting_for_stack" and "role_found" in seen and i == reached:
+            detail = "the role exists; waiting for the stack to finish"
+        elif step == "replicating" and others:
+            detail = "to " + ", ".join(others)
+        rows.append({"label": label, "status": status, "detail": detail})
+    return rows
+
+
+def _page(request: Request, user: Any, settings: Settings, wallet: dict[str, Any], view: str,
+          status_code: int = 200, **ctx: Any) -> Response:
+    region = settings.control_plane_region
+    return render(request, "encryption_key.html", status_code=status_code, user=user,
+                  active="key", wallet=wallet, view=view, steps=progress_steps(wallet, region),
+                  region=region, default_role=cfn.DEFAULT_ROLE_NAME, **ctx)
+
+
+@router.get("/t/{tenant_id}/encryption-key", response_class=HTMLResponse)
+def key_page(request: Request, user: PageUser, engine: EngineDep,
+             settings: SettingsDep) -> Response:
+    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    view = {"Enabled": "enabled", "Waiting": "waiting", "Error": "error"}.get(
+        wallet["state"], "setup")
+    return _page(request, user, settings, wallet, view)
+
+
+@router.get("/t/{tenant_id}/encryption-key/new", response_class=HTMLResponse)
+def key_form(request: Request, user: PageUser, engine: EngineDep,
+             settings: SettingsDep) -> Response:
+    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    return _page(request, user, settings, wallet, "form", form={}, errors={})
+
+
+@router.post("/t/{tenant_id}/encryption-key/new", response_class=HTMLResponse)
+async def key_create(request: Request, user: PageUser, engine: EngineDep,
+                     settings: SettingsDep, temporal: LazyTemporalDep,
+                     account: str = Form("", max_length=200),
+                     accept_irretrievable: str = Form("", max_length=10),
+                     accept_immutable: str = Form("", max_length=10),
+                     csrf_token: str = Form("", max_length=200)) -> Response:
+    irretrievable, immutable = bool(accept_irretrievable), bool(accept_immutable)
+    form = {"account": account, "accept_irretrievable": irretrievable,
+            "accept_immutable": immutable}
+    if not sess.csrf_ok(sess.load(request, settings), csrf_token):
+        wallet = actions.wallet_status(engine, settings, user.tenant_id)
+        return _page(request, user, settings, wallet, "form", status_code=403, form=form,
+                     errors={"_form": "This form expired. Submit it again."})
+    errors: dict[str, str] = {}
+    try:
+        issued = await services.start_enable(
+            engine, settings, temporal, tenant_id=user.tenant_id, account=account,
+            accept_irretrievable=irretrievable, accept_immutable=immutable,
+            actor=user.caller.actor)
+    except InvalidInput as exc:
+        errors[exc.field if exc.field in FORM_FIELDS else "_form"] = exc.message
+    except ByokError as exc:
+        errors["_form"] = exc.message
+    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    if errors:
+        return _page(request, user, settings, wallet, "form", status_code=422, form=form,
+                     errors=errors)
+    return _page(request, user, settings, wallet, "issued", status_code=201,
+                 issued=issued.public())
+
+
+@router.get("/t/{tenant_id}/encryption-key/progress", response_class=HTMLResponse)
+def key_progress(request: Request, user: PageUser, engine: EngineDep,
+                 settings: SettingsDep) -> Response:
+    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    resp = render(request, "_progress.html", user=user, wallet=wallet,
+                  steps=progress_steps(wallet, settings.control_plane_region))
+    resp.headers["X-Wallet-State"] = wallet["state"]
+    return resp

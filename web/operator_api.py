@@ -1,0 +1,50 @@
+"""Operator endpoints (the service itself, with the operator key): tenants, keys, accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from byok import apikeys, crud
+from byok.db import session_scope
+from web import schemas
+from web.auth import OperatorCaller
+from web.deps import EngineDep
+
+E = schemas.ErrorOut
+router = APIRouter(tags=["operator"], responses={
+    401: {"model": E, "description": "Missing or wrong operator key."},
+    404: {"model": E, "description": "No such tenant."},
+    409: {"model": E, "description": "Duplicate tenant name."},
+    422: {"model": E, "description": "Bad input; `field` names the culprit."},
+})
+
+
+@router.post("/tenants", response_model=schemas.TenantOut, status_code=201,
+             summary="Create a tenant (operator)")
+def tenant_create(body: schemas.TenantIn, actor: OperatorCaller, engine: EngineDep) -> Any:
+    with session_scope(engine) as session:
+        return crud.create_tenant(session, name=body.name, actor=actor)
+
+
+@router.post("/tenants/{tenant_id}/api-keys", response_model=schemas.ApiKeyIssuedOut,
+             status_code=201, summary="Issue an API key to a tenant (operator; shown once)")
+def api_key_issue(tenant_id: str, actor: OperatorCaller, engine: EngineDep,
+                  body: schemas.ApiKeyIn | None = None) -> Any:
+    with session_scope(engine) as session:
+        tenant = crud.get_tenant(session, ref=tenant_id)
+        issued = apikeys.create(session, tenant_id=tenant.id,
+                                name=body.name if body else "default", actor=actor)
+        return {**issued.row.model_dump(), "key": issued.key}
+
+
+@router.post("/tenants/{tenant_id}/connections", response_model=schemas.ConnectionOut,
+             status_code=201, summary="Connect an AWS account to a tenant (operator)")
+def connection_add(tenant_id: str, body: schemas.ConnectionIn, actor: OperatorCaller,
+                   engine: EngineDep) -> Any:
+    with session_scope(engine) as session:
+        tenant = crud.get_tenant(session, ref=tenant_id)
+        account = crud.validate_account_id(body.account_id, "account_id")
+        return crud.connect_account(session, tenant=tenant, account_id=account,
+                                    regions=body.regions, actor=actor)

@@ -1,0 +1,185 @@
+"""Request and response models of the JSON API (what the OpenAPI document shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is named instead of ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["INVALID_INPUT"])
+    message: str
+    field: str | None = Field(default=None, description="The input field at fault, if any.")
+    fields: list[FieldProblem] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class TenantIn(Strict):
+    name: str = Field(min_length=1, max_length=64, examples=["acme"])
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class ConnectionIn(Strict):
+    account_id: str = Field(min_length=1, max_length=64, examples=["444455556666"])
+    regions: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        min_length=1, max_length=40, examples=[["us-east-1"]])
+
+
+class ConnectionOut(BaseModel):
+    tenant_id: str
+    account_id: str
+    regions: list[str]
+    created_at: datetime
+
+
+class ApiKeyIn(Strict):
+    name: str = Field(default="default", min_length=1, max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ApiKeyIssuedOut(ApiKeyOut):
+    key: str = Field(description="The secret key: shown in this response only, never again.")
+
+
+class EnableIn(Strict):
+    account: str = Field(min_length=1, max_length=64, examples=["444455556666"],
+                         description="The 12-digit AWS account that holds the key.")
+    accept_irretrievable: bool = Field(description="Deleting the CMK or the AWS account makes "
+                                       "the backups permanently irretrievable.")
+    accept_immutable: bool = Field(description="Once enabled, the CMK and the AWS account can "
+                                   "never be changed.")
+
+
+class EnableIssuedOut(BaseModel):
+    """Everything needed to deploy the stack; the token is shown here once and never again."""
+
+    tenant_id: str
+    account_native_id: str
+    token: str
+    external_id: str
+    expires_at: str
+    workflow_id: str
+    template_url: str
+    deployment_url: str
+    service_account_id: str
+    stack_name: str
+
+
+class WalletOut(BaseModel):
+    tenant_id: str
+    tenant_name: str
+    state: str = Field(description="NotConfigured, Waiting, Enabled or Error.")
+    error_code: str | None = None
+    error_message: str | None = None
+    key_errors: dict[str, Any] = {}
+    account_native_id: str | None = None
+    role_arn: str | None = None
+    key_arn: str | None = None
+    replica_key_arns: dict[str, str] = {}
+    installed_regions: list[str] = []
+    supported_regions: list[str] = []
+    stack_version: int | None = None
+    available_version: int | None = None
+    deployment_url: str | None = None
+    template_url: str | None = None
+    token: str | None = Field(default=None, description="Always null: shown only at creation.")
+    progress: list[dict[str, Any]] = []
+    workflow_id: str | None = None
+    temporal_ui_url: str | None = None
+    token_expires_at: str | None = None
+    upgrade_available: bool | None = None
+
+
+class BackupOut(BaseModel):
+    id: str
+    workload: str
+    source: str
+    region: str
+    plaintext_size: int
+    stored_size: int
+    sha256: str | None = None
+    key_arn: str
+    key_kind: str = Field(description="byok, default or legacy.")
+    key_generation: int | None = None
+    status: str
+    error: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class RestoreOut(BaseModel):
+    id: str
+    backup_id: str
+    target: str
+    status: str
+    error: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class RegionHealth(BaseModel):
+    region: str
+    key_arn: str | None = None
+    status: str = Field(description="not_checked until the key-health checks run; or error.")
+    error: dict[str, Any] | None = None
+
+
+class HealthOut(BaseModel):
+    tenant_id: str
+    wallet_state: str
+    checked_at: datetime | None = Field(default=None,
+                                        description="null: no key-health check has run yet.")
+    regions: list[RegionHealth]
+    key_errors: dict[str, Any]
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any]
+    hash: str
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    count: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+class CallbackOut(BaseModel):
+    tenant_id: str
+    accepted: bool
+    replayed: bool

@@ -1,0 +1,161 @@
+"""The tenant's JSON API under /api/v1: every query is scoped to the caller's tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from byok import apikeys, audit, crud
+from byok.db import session_scope
+from byok.models import ApiKey, Restore, Tenant
+from starter import actions
+from web import schemas, services
+from web.auth import Caller, TenantCaller, deny
+from web.deps import EngineDep, LazyTemporalDep, SessionDep, SettingsDep
+
+E = schemas.ErrorOut
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": E, "description": "Missing, unknown or revoked API key."},
+    404: {"model": E, "description": "Not found (also: not the caller's)."},
+    422: {"model": E, "description": "Bad input; `field` names the culprit."},
+}
+router = APIRouter(responses=ERRORS)
+
+
+def _own_tenant(session: SessionDep, caller: Caller) -> Tenant:
+    return crud.get_tenant(session, ref=caller.tenant_id)
+
+
+@router.get("/tenants/me", tags=["tenants"], response_model=schemas.TenantOut,
+            summary="The caller's tenant")
+def tenant_me(caller: TenantCaller, session: SessionDep) -> Any:
+    return _own_tenant(session, caller)
+
+
+@router.get("/tenants/{tenant_id}", tags=["tenants"], response_model=schemas.TenantOut,
+            summary="A tenant (only the caller's own)")
+def tenant_get(tenant_id: str, caller: TenantCaller, session: SessionDep,
+               engine: EngineDep) -> Any:
+    if tenant_id != caller.tenant_id:
+        raise deny(engine, caller, "tenant", tenant_id)
+    return _own_tenant(session, caller)
+
+
+@router.get("/connections", tags=["connections"], response_model=list[schemas.ConnectionOut],
+            summary="The caller's connected AWS accounts and regions")
+def connections_list(caller: TenantCaller, session: SessionDep) -> Any:
+    return crud.connections(session, tenant_id=caller.tenant_id)
+
+
+@router.post("/connections", tags=["connections"], response_model=schemas.ConnectionOut,
+             status_code=201, summary="Connect an AWS account (or add regions to one)")
+def connections_add(body: schemas.ConnectionIn, caller: TenantCaller, engine: EngineDep) -> Any:
+    account = crud.validate_account_id(body.account_id, "account_id")
+    with session_scope(engine) as session:
+        return crud.connect_account(session, tenant=_own_tenant(session, caller),
+                                    account_id=account, regions=body.regions,
+                                    actor=caller.actor)
+
+
+@router.get("/api-keys", tags=["api keys"], response_model=list[schemas.ApiKeyOut],
+            summary="The caller's API keys (never the secrets)")
+def api_keys_list(caller: TenantCaller, session: SessionDep) -> Any:
+    return apikeys.list_keys(session, tenant_id=caller.tenant_id)
+
+
+@router.delete("/api-keys/{key_id}", tags=["api keys"], response_model=schemas.ApiKeyOut,
+               summary="Revoke one of the caller's API keys (at once, for good)")
+def api_keys_revoke(key_id: str, caller: TenantCaller, engine: EngineDep) -> Any:
+    with session_scope(engine) as session:
+        row = session.get(ApiKey, key_id)
+    if row is None or row.tenant_id != caller.tenant_id:
+        raise deny(engine, caller, "api_key", key_id)
+    with session_scope(engine) as session:
+        return apikeys.revoke(session, tenant_id=caller.tenant_id, key_id=key_id,
+                              actor=caller.actor)
+
+
+@router.get("/wallet", tags=["wallet"], response_model=schemas.WalletOut,
+            summary="The caller's BYOK wallet")
+def wallet_get(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
+    return actions.wallet_status(engine, settings, caller.tenant_id)
+
+
+@router.post("/wallet", tags=["wallet"], response_model=schemas.EnableIssuedOut,
+             status_code=201, responses={409: {"model": E, "description": "Already enabled or "
+                                               "an enablement is waiting."}},
+             summary="Start BYOK enablement; the token is in this response only")
+async def wallet_create(body: schemas.EnableIn, caller: TenantCaller, engine: EngineDep,
+                        settings: SettingsDep, temporal: LazyTemporalDep) -> Any:
+    issued = await services.start_enable(
+        engine, settings, temporal, tenant_id=caller.tenant_id, account=body.account,
+        accept_irretrievable=body.accept_irretrievable,
+        accept_immutable=body.accept_immutable, actor=caller.actor)
+    return issued.public()
+
+
+@router.post("/wallet/_refresh", tags=["wallet"], response_model=schemas.WalletOut,
+             summary="Re-check the caller's key now and return the wallet")
+async def wallet_refresh(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
+    return await services.refresh_wallet(engine, settings, caller.tenant_id)
+
+
+@router.post("/wallets/{wallet_id}/_refresh", tags=["wallet"], response_model=schemas.WalletOut,
+             summary="Re-check a wallet by id (the wallet id is the tenant id; own only)")
+async def wallet_refresh_by_id(wallet_id: str, caller: TenantCaller, engine: EngineDep,
+                               settings: SettingsDep) -> Any:
+    if wallet_id != caller.tenant_id:
+        raise deny(engine, caller, "wallet", wallet_id)
+    return await services.refresh_wallet(engine, settings, caller.tenant_id)
+
+
+@router.get("/backups", tags=["backups"], response_model=list[schemas.BackupOut],
+            summary="The caller's backups, newest first")
+def backups_list(caller: TenantCaller, session: SessionDep) -> Any:
+    return services.list_backups(session, caller.tenant_id)
+
+
+@router.get("/backups/{backup_id}", tags=["backups"], response_model=schemas.BackupOut,
+            summary="One of the caller's backups")
+def backups_get(backup_id: str, caller: TenantCaller, session: SessionDep,
+                engine: EngineDep) -> Any:
+    row = services.get_backup(session, caller.tenant_id, backup_id)
+    if row is None:
+        raise deny(engine, caller, "backup", backup_id)
+    return row
+
+
+@router.get("/restores", tags=["backups"], response_model=list[schemas.RestoreOut],
+            summary="The caller's restores, newest first")
+def restores_list(caller: TenantCaller, session: SessionDep) -> Any:
+    return services.list_restores(session, caller.tenant_id)
+
+
+@router.get("/restores/{restore_id}", tags=["backups"], response_model=schemas.RestoreOut,
+            summary="One of the caller's restores")
+def restores_get(restore_id: str, caller: TenantCaller, session: SessionDep,
+                 engine: EngineDep) -> Any:
+    row = session.get(Restore, restore_id)
+    if row is None or row.tenant_id != caller.tenant_id:
+        raise deny(engine, caller, "restore", restore_id)
+    return row
+
+
+@router.get("/health", tags=["health"], response_model=schemas.HealthOut,
+            summary="Key health per region (key_errors until the health checks run)")
+def health(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
+    return services.health_view(actions.wallet_status(engine, settings, caller.tenant_id))
+
+
+@router.get("/audit", tags=["audit"], response_model=list[schemas.AuditEventOut],
+            summary="The caller's audit history, oldest first")
+def audit_history(caller: TenantCaller, session: SessionDep,
+                  limit: int = Query(1000, ge=1, le=1000)) -> Any:
+    return audit.history(session, caller.tenant_id, limit=limit)
+
+
+@router.get("/audit/_verify", tags=["audit"], response_model=schemas.AuditVerifyOut,
+            summary="Verify the caller's audit hash chain")
+def audit_verify(caller: TenantCaller, session: SessionDep) -> Any:
+    return audit.verify(session, caller.tenant_id).__dict__
