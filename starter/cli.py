@@ -232,10 +232,13 @@ def migrate(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(migration: Annotated[bool, typer.Option(
+        "--migration", help="Instead, migrate a legacy tenant to the multi-region key.")] = False
+         ) -> None:
     """Walk a demo tenant from connect to Enabled on the embedded stack."""
-    from starter.demo import run_demo
-    run(lambda: run_demo(context()))
+    from starter.demo import run_demo, run_migration_demo
+    ctx = context()
+    run(lambda: (run_migration_demo if migration else run_demo)(ctx))
 
 
 if __name__ == "__main__":

@@ -63,3 +63,58 @@ async def _demo(ctx: Ctx) -> None:
     if status["error_code"]:
         console.print(f"   error {status['error_code']}: {status['error_message']}")
     console.print(f"   watch it in the Temporal UI: {status['temporal_ui_url']}")
+
+
+def run_migration_demo(ctx: Ctx) -> None:
+    asyncio.run(_migration_demo(ctx))
+
+
+async def _migration_demo(ctx: Ctx) -> None:
+    """A legacy tenant with a backup migrates; old and new backups both restore."""
+    from starter.legacy import create_legacy_tenant
+
+    settings, engine = ctx.settings, ctx.engine
+    home = settings.home.resolve() / "demo"
+    home.mkdir(parents=True, exist_ok=True)
+    name = f"legacy-{secrets.token_hex(3)}"
+    made = create_legacy_tenant(settings, engine, name=name, account_id=DEMO_ACCOUNT,
+                                regions=DEMO_REGIONS)
+    console.print(f"1. legacy tenant [bold]{name}[/] on template v1, single-region key "
+                  f"{made.key_arn}")
+    client = await connect(settings)
+    src = home / f"{name}-old.bin"
+    src.write_bytes(b"backed up under the legacy key\n" * 1000)
+    old = await actions.run_backup(client, engine, settings, tenant=made.tenant_id,
+                                   workload="sql_ec2", source=f"file://{src}", region=None,
+                                   actor="demo")
+    console.print(f"2. backup {old['id']} under the legacy key")
+    status = actions.wallet_status(engine, settings, made.tenant_id)
+    console.print(f"3. status says: {status['upgrade']}")
+    issued = await actions.start_migration(client, engine, settings, tenant=made.tenant_id,
+                                           actor="demo")
+    console.print("4. migration started: legacy key healthy, upgrade token issued")
+    payload = await asyncio.to_thread(
+        deploy_stack, settings, account_id=DEMO_ACCOUNT, token=issued["token"],
+        external_id=issued["external_id"], upgrade=True)
+    await actions.deliver_callback(client, engine, payload)
+    console.print("5. the tenant updated the stack to v2; verifying and replicating ...")
+    deadline = time.monotonic() + 120
+    while (status := actions.wallet_status(engine, settings, made.tenant_id))[
+            "stack_version"] != 2:
+        if status["error_code"] or time.monotonic() > deadline:
+            raise ByokError(f"migration did not finish: {status['error_message']}",
+                            code=status["error_code"] or "DEMO_TIMEOUT")
+        await asyncio.sleep(0.5)
+    console.print(f"6. migrated: new multi-region key {status['key_arn']}, replicas in "
+                  f"{', '.join(status['replica_key_arns'])}")
+    src.write_bytes(b"backed up under the multi-region key\n" * 1000)
+    new = await actions.run_backup(client, engine, settings, tenant=made.tenant_id,
+                                   workload="sql_ec2", source=f"file://{src}", region=None,
+                                   actor="demo")
+    for label, backup in (("old", old), ("new", new)):
+        out = home / f"{name}-{label}.restored"
+        await actions.run_restore(client, engine, settings, tenant=made.tenant_id,
+                                  backup_id=backup["id"], target=str(out), force=True,
+                                  actor="demo")
+        kind = actions.backup_view(engine, made.tenant_id, backup["id"])["key_kind"]
+        console.print(f"7. {label} backup {backup['id']} ({kind} key) restored to {out}")

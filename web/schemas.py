@@ -118,6 +118,8 @@ class WalletOut(BaseModel):
     temporal_ui_url: str | None = None
     token_expires_at: str | None = None
     upgrade_available: bool | None = None
+    upgrade: str | None = Field(default=None, description="What an available upgrade brings.")
+    health: dict[str, Any] | None = None
 
 
 class BackupOut(BaseModel):
