@@ -43,16 +43,19 @@ def event_hash(*, tenant_id: str, seq: int, at: datetime, actor: str, action: st
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _keyed(session: Session, tenant_id: str, event_key: str | None) -> AuditEvent | None:
+    if event_key is None:
+        return None
+    return session.exec(select(AuditEvent).where(AuditEvent.tenant_id == tenant_id,
+                                                 AuditEvent.event_key == event_key)).first()
+
+
 def append(session: Session, *, tenant_id: str, actor: str, action: str,
            details: dict[str, Any] | None = None, event_key: str | None = None) -> AuditEvent:
     """Append one event; with an event_key a retried call returns the first event instead."""
-    if event_key is not None:
-        existing = session.exec(
-            select(AuditEvent).where(AuditEvent.tenant_id == tenant_id,
-                                     AuditEvent.event_key == event_key)
-        ).first()
-        if existing:
-            return existing
+    existing = _keyed(session, tenant_id, event_key)
+    if existing:
+        return existing
     clean = json.loads(json.dumps(redact(details or {}), default=str))
     for _attempt in range(20):
         last = session.exec(
@@ -82,13 +85,9 @@ def append(session: Session, *, tenant_id: str, actor: str, action: str,
         except IntegrityError:
             # Another writer took this seq (or this event_key) first: re-read and retry.
             nested.rollback()
-            if event_key is not None:
-                existing = session.exec(
-                    select(AuditEvent).where(AuditEvent.tenant_id == tenant_id,
-                                             AuditEvent.event_key == event_key)
-                ).first()
-                if existing:
-                    return existing
+            existing = _keyed(session, tenant_id, event_key)
+            if existing:
+                return existing
     raise RuntimeError("audit append kept colliding with concurrent writers")
 
 

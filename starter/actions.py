@@ -38,26 +38,32 @@ async def start_enable(client: Client, engine: Engine, settings: Settings, *, te
         issued = enablement.issue(session, settings, t, account,
                                   accept_irretrievable=accept_irretrievable,
                                   accept_immutable=accept_immutable, actor=actor)
-    try:
-        handle = await client.start_workflow(
-            EnableByokWorkflow.run,
-            EnableInput(issued.tenant_id, issued.account_id, issued.expires_at.isoformat(),
-                        settings.token_ttl_days * 86400, actor, settings.poll_initial_seconds,
-                        settings.poll_max_seconds),
-            id=issued.workflow_id, task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
-        with session_scope(engine) as session:
-            enablement.void_token(session, issued.tenant_id)
-        raise Conflict("an enablement is already running for this tenant",
-                       code="ENABLE_IN_PROGRESS") from None
+    handle = await _start_stack_workflow(client, engine, settings, EnableByokWorkflow.run,
+                                         issued, actor, "an enablement", "ENABLE_IN_PROGRESS")
     with session_scope(engine) as session:
         wallet = session.get(Wallet, issued.tenant_id)
         if wallet:
             wallet.run_id = handle.result_run_id
             session.add(wallet)
     return issued
+
+
+async def _start_stack_workflow(client: Client, engine: Engine, settings: Settings, run: Any,
+                                issued: enablement.Issued, actor: str, what: str,
+                                code: str) -> Any:
+    """Start the workflow that waits for this token's stack; one per tenant at a time."""
+    inp = EnableInput(issued.tenant_id, issued.account_id, issued.expires_at.isoformat(),
+                      settings.token_ttl_days * 86400, actor, settings.poll_initial_seconds,
+                      settings.poll_max_seconds)
+    try:
+        return await client.start_workflow(
+            run, inp, id=issued.workflow_id, task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        with session_scope(engine) as session:
+            enablement.void_token(session, issued.tenant_id)
+        raise Conflict(f"{what} is already running for this tenant", code=code) from None
 
 
 async def deliver_callback(client: Client, engine: Engine,
@@ -223,19 +229,8 @@ async def start_migration(client: Client, engine: Engine, settings: Settings, *,
     if issued is None:
         return {"tenant_id": t.id, "migrated": False,
                 "message": "already on the current template; nothing to migrate"}
-    inp = EnableInput(t.id, issued.account_id, issued.expires_at.isoformat(),
-                      settings.token_ttl_days * 86400, actor, settings.poll_initial_seconds,
-                      settings.poll_max_seconds)
-    try:
-        handle = await client.start_workflow(
-            MigrateByokWorkflow.run, inp, id=issued.workflow_id, task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
-        with session_scope(engine) as session:
-            enablement.void_token(session, t.id)
-        raise Conflict("a migration is already running for this tenant",
-                       code="MIGRATION_IN_PROGRESS") from None
+    handle = await _start_stack_workflow(client, engine, settings, MigrateByokWorkflow.run,
+                                         issued, actor, "a migration", "MIGRATION_IN_PROGRESS")
     while True:
         view = await handle.query(MigrateByokWorkflow.wallet)
         if view.error_code:

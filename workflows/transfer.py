@@ -1,0 +1,39 @@
+"""The shape backups and restores share: plan, move the bytes (one heartbeating activity),
+record the outcome, and fail the workflow with our error when the transfer failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import policies
+    from workflows.errors import permanent_failure
+
+R = TypeVar("R")
+
+
+async def run_transfer(*, plan: str, inp: Any, plan_type: type, move: str, result_type: type[R],
+                       finish: str, failed: Callable[[str, str], R]) -> R:
+    planned = await workflow.execute_activity(
+        plan, inp, result_type=plan_type, start_to_close_timeout=policies.SHORT,
+        retry_policy=policies.DB)
+    try:
+        result: R = await workflow.execute_activity(
+            move, planned, result_type=result_type,
+            start_to_close_timeout=policies.TRANSFER_TIMEOUT,
+            heartbeat_timeout=policies.HEARTBEAT, retry_policy=policies.TRANSFER)
+    except ActivityError as err:
+        failure = permanent_failure(err)
+        if failure is None:
+            raise
+        result = failed(*failure)
+    await workflow.execute_activity(finish, result, start_to_close_timeout=policies.SHORT,
+                                    retry_policy=policies.DB)
+    if not getattr(result, "ok", False):
+        code, message = result.error_code, result.error_message  # type: ignore[attr-defined]
+        raise ApplicationError(message, {"code": code}, type=code, non_retryable=True)
+    return result
