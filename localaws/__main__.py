@@ -1,4 +1,6 @@
-"""python -m localaws [--host H] [--port P]: run localaws in the foreground."""
+"""python -m localaws [--host H] [--port P] [--verbose]: run localaws in the foreground.
+
+Quiet by default (only server errors are logged); --verbose logs every request."""
 
 from __future__ import annotations
 
@@ -9,15 +11,18 @@ from types import FrameType
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localaws", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m localaws", description="run localaws in the foreground"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     from .server import bind
 
     try:
-        server = bind(args.host, args.port)
+        server = bind(args.host, args.port, quiet=not args.verbose)
     except OSError as error:
         print(
             f"localaws: cannot listen on {args.host}:{args.port} ({error.strerror}); "

@@ -1,17 +1,21 @@
-"""KMS model fixes: multi-region ciphertexts and replicas, deletion windows, the deletion clock."""
+"""KMS model fixes: key ids, multi-region ciphertexts and replicas, deletion windows, the clock."""
 
 from __future__ import annotations
 
 import json
+import re
 from copy import copy
 from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import unix_time
+from moto.kms import models as kms_models
 from moto.kms import utils as kms_utils
+from moto.kms.exceptions import NotFoundException
 from moto.kms.models import Key, KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
+from moto.moto_api._internal import mock_random
 
 from . import clock
 
@@ -19,6 +23,40 @@ PENDING = ("PendingDeletion", "PendingReplicaDeletion")
 
 # ARNs of keys whose deletion date passed: they answer NotFoundException, not AccessDenied.
 deleted_arns: set[str] = set()
+
+
+# Real key ids: a UUID for single-region keys, mrk- and 32 lowercase hex digits for multi-region.
+_RAW_KEY_ID = re.compile(
+    r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+    re.IGNORECASE,
+)
+
+
+def generate_key_id(multi_region: bool = False) -> str:
+    # Stock moto gives multi-region keys "mrk-" + a dashed UUID, which real ids never are.
+    key = mock_random.uuid4()
+    return f"mrk-{key.hex}" if multi_region else str(key)
+
+
+def _create_key(original: Any) -> Any:
+    def create_key(self: KmsBackend, policy: Any, key_usage: Any, key_spec: Any,
+                   description: Any, tags: Any, multi_region: Any = False,
+                   origin: str = "AWS_KMS") -> Key:
+        # AWS defaults KeyUsage to ENCRYPT_DECRYPT and always reports MultiRegion; stock moto
+        # leaves both out of DescribeKey when CreateKey did not name them.
+        return original(self, policy, key_usage or "ENCRYPT_DECRYPT", key_spec, description,
+                        tags, bool(multi_region), origin)
+
+    return create_key
+
+
+def validate_cmk_id(self: KmsResponse, key_id: str) -> None:
+    """moto's check with the real id shapes (its own accepts only mrk- + a dashed UUID)."""
+    is_arn = key_id.startswith("arn:") and ":key/" in key_id
+    if not is_arn and not _RAW_KEY_ID.fullmatch(key_id):
+        raise NotFoundException(f"Invalid keyId {key_id}")
+    if self.kms_backend.get_key_id(key_id) not in self.kms_backend.keys:
+        raise NotFoundException(f"Key '{self._display_arn(key_id)}' does not exist")
 
 
 def _serialize(ciphertext: Any) -> bytes:
@@ -43,7 +81,7 @@ def _deserialize(ciphertext_blob: bytes) -> Any:
 def key_id_in_ciphertext(blob: bytes) -> str | None:
     try:
         return str(_deserialize(ciphertext_blob=blob).key_id)
-    except Exception:
+    except (IndexError, TypeError, ValueError):  # too short, not bytes, or not UTF-8
         return None
 
 
@@ -173,6 +211,9 @@ def reset() -> None:
 
 
 def apply() -> None:
+    kms_models.generate_key_id = generate_key_id
+    KmsBackend.create_key = _create_key(KmsBackend.create_key)  # type: ignore[method-assign]
+    KmsResponse._validate_cmk_id = validate_cmk_id  # type: ignore[method-assign]
     kms_utils._serialize_ciphertext_blob = _serialize
     kms_utils._deserialize_ciphertext_blob = _deserialize
     KmsBackend.replicate_key = replicate_key  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""KMS request checks moto skips: key state and key-policy Deny, with real error codes."""
+"""KMS request checks moto skips: key state, key-policy Deny, other accounts' keys by ARN."""
 
 from __future__ import annotations
 
@@ -92,6 +92,29 @@ def check(response: KmsResponse, method: str) -> None:
             _check_policy(response, key, act)
 
 
+def _cross_account(response: KmsResponse, key_id: str) -> None:
+    """A key (or alias) ARN of another account: real KMS answers AccessDeniedException, not
+    NotFound, unless that key's policy grants the caller (cross-account grants: not modelled)."""
+    parts = key_id.split(":", 5) if key_id.startswith("arn:") else []
+    if len(parts) == 6 and parts[2] == "kms" and parts[4] != response.current_account:
+        caller = caller_of(response.get_access_key(), response.current_account)
+        action = f"kms:{response._get_action()}"
+        raise JsonRESTError(
+            "AccessDeniedException",
+            f"User: {caller.arn} is not authorized to perform: {action} on resource: {key_id} "
+            f"because no resource-based policy allows the {action} action",
+        )
+
+
+def _validator(original: Callable[[KmsResponse, str], None]) -> Callable[[KmsResponse, str], None]:
+    @functools.wraps(original)
+    def validate(self: KmsResponse, key_id: str) -> None:
+        _cross_account(self, key_id)
+        original(self, key_id)
+
+    return validate
+
+
 def _guarded(method: str, original: Callable[[KmsResponse], Any]) -> Callable[[KmsResponse], Any]:
     @functools.wraps(original)
     def wrapper(self: KmsResponse) -> Any:
@@ -109,3 +132,6 @@ def apply() -> None:
         setattr(KmsResponse, method, _guarded(method, getattr(KmsResponse, method)))
     # Stock moto denies DescribeKey for any Deny statement, whoever the principal; ours decides.
     KmsResponse._validate_key_policy = lambda self, key_id, action: None  # type: ignore[method-assign]
+    # Every operation naming a key goes through one of these (after kms_fixes replaced the first).
+    for name in ("_validate_cmk_id", "_validate_alias"):
+        setattr(KmsResponse, name, _validator(getattr(KmsResponse, name)))

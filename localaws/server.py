@@ -118,13 +118,15 @@ class LocalAwsApp:
 
 
 def bind(host: str, port: int, quiet: bool = False) -> BaseWSGIServer:
-    """A threaded server for the app; raises OSError if the port is taken."""
+    """A threaded server for the app; raises OSError if the port is taken. Quiet: log only
+    requests that failed with a server error (5xx); otherwise every request."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class Handler(MotoRequestHandler):
-        def log_request(self, *args: Any, **kwargs: Any) -> None:
-            if not quiet:
-                super().log_request(*args, **kwargs)
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # Quiet: only server errors (a 4xx is an answer AWS gives too, not our problem).
+            if not quiet or str(code).startswith("5"):
+                super().log_request(code, size)
 
     if port:
         # werkzeug prints its own advice and exits when the port is taken; probe first instead.

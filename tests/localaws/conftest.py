@@ -106,7 +106,7 @@ def error_code(call: Any, *args: Any, **kwargs: Any) -> str | None:
     """The AWS error code a call fails with, or None when it succeeds."""
     try:
         call(*args, **kwargs)
-    except Exception as error:  # botocore ClientError carries the code
+    except Exception as error:  # noqa: BLE001 - botocore ClientError carries the code
         response = getattr(error, "response", None)
         return response["Error"]["Code"] if response else type(error).__name__
     return None

@@ -82,7 +82,7 @@ def test_parameter_constraints_are_validated(target: Target, overrides: dict, me
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
         observed = None
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - a ClientError, or stock moto's surprise
         observed = (error.response["Error"]["Code"], error.response["Error"]["Message"])  # type: ignore[attr-defined]
     real(target, observed, ("ValidationError", message))
 

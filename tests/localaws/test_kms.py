@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
-from localaws import TENANT_ACCOUNT, LocalAws
+from localaws import OTHER_ACCOUNT, TENANT_ACCOUNT, LocalAws
 
 from .conftest import Target, error_code, real
 
 
-def _mrk(target: Target, region: str = "us-east-1") -> tuple[object, dict]:
+def _mrk(target: Target, region: str = "us-east-1") -> tuple[Any, dict[str, Any]]:
     kms = target.client("kms", TENANT_ACCOUNT, region)
     return kms, kms.create_key(MultiRegion=True)["KeyMetadata"]
 
@@ -182,3 +184,52 @@ def test_key_policy_deny_matches_only_its_principal(local: Target) -> None:
     as_role = local.client("kms", creds=creds)
     assert error_code(as_role.describe_key, KeyId=key["KeyId"]) == "AccessDeniedException"
     assert error_code(kms.describe_key, KeyId=key["KeyId"]) is None  # root is not that role
+
+
+MRK_ID = re.compile(r"mrk-[0-9a-f]{32}")
+
+
+def test_multi_region_key_ids_have_the_real_shape(target: Target) -> None:
+    kms, key = _mrk(target)
+    real(target, bool(MRK_ID.fullmatch(key["KeyId"])), True)
+    if target.fixed:  # the id works everywhere a key id goes, replicas and ciphertexts included
+        assert key["Arn"].endswith(f":key/{key['KeyId']}")
+        kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion="eu-west-1")
+        replica = target.client("kms", TENANT_ACCOUNT, "eu-west-1")
+        assert replica.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyId"] == key["KeyId"]
+        blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+        assert replica.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
+        single = kms.create_key()["KeyMetadata"]["KeyId"]
+        assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", single)
+        missing = "mrk-" + "0" * 32
+        assert error_code(kms.describe_key, KeyId=missing) == "NotFoundException"
+
+
+def test_create_key_reports_aws_defaults(target: Target) -> None:
+    kms = target.client("kms", TENANT_ACCOUNT)
+    meta = kms.create_key()["KeyMetadata"]
+    shown = kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]
+    real(target, (shown.get("KeyUsage"), shown.get("MultiRegion")), ("ENCRYPT_DECRYPT", False))
+
+
+def test_another_accounts_key_by_arn_is_access_denied(target: Target) -> None:
+    other = target.client("kms", OTHER_ACCOUNT)
+    key = other.create_key(MultiRegion=True)["KeyMetadata"]
+    kms = target.client("kms", TENANT_ACCOUNT)
+    codes = [
+        error_code(kms.describe_key, KeyId=key["Arn"]),
+        error_code(kms.generate_data_key, KeyId=key["Arn"], KeySpec="AES_256"),
+        error_code(kms.encrypt, KeyId=key["Arn"], Plaintext=b"x"),
+        error_code(kms.replicate_key, KeyId=key["Arn"], ReplicaRegion="eu-west-1"),
+    ]
+    real(target, codes, ["AccessDeniedException"] * 4)
+    if target.fixed:
+        # Whether or not it exists: another account's keys are never revealed.
+        gone = key["Arn"].replace(key["KeyId"], "mrk-" + "1" * 32)
+        assert error_code(kms.describe_key, KeyId=gone) == "AccessDeniedException"
+        alias = f"arn:aws:kms:us-east-1:{OTHER_ACCOUNT}:alias/theirs"
+        assert error_code(kms.describe_key, KeyId=alias) == "AccessDeniedException"
+        # The owner still reaches it, by ARN or id; the caller's own ARNs are unaffected.
+        assert other.describe_key(KeyId=key["Arn"])["KeyMetadata"]["KeyId"] == key["KeyId"]
+        mine = kms.create_key()["KeyMetadata"]["Arn"]
+        assert error_code(kms.describe_key, KeyId=mine) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from localaws import TENANT_ACCOUNT, LocalAws, LocalAwsControl
 
-from .conftest import Target, _free_port
+from .conftest import Target, _free_port, error_code
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +70,36 @@ def test_start_is_repeatable_in_one_process(server: LocalAws) -> None:
     with LocalAws() as second:
         assert second.url != server.url and second.ping()
     assert not second.ping()
+
+
+def _cli_log(tmp_path: Path, *flags: str) -> str:
+    """Run the CLI, make a control call and two AWS calls, stop it; return what it logged."""
+    port = _free_port()
+    log = tmp_path / f"localaws{''.join(flags)}.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localaws", "--port", str(port), *flags],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().startswith("localaws ready")
+            assert LocalAwsControl(f"http://127.0.0.1:{port}").ping()
+            target = Target(f"http://127.0.0.1:{port}", fixed=True)
+            kms = target.client("kms", TENANT_ACCOUNT)
+            kms.list_keys()
+            assert error_code(kms.describe_key, KeyId="mrk-" + "0" * 32) == "NotFoundException"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return log.read_text()
+
+
+def test_cli_is_quiet_by_default_and_logs_requests_when_verbose(tmp_path: Path) -> None:
+    quiet = _cli_log(tmp_path)
+    assert "POST /" not in quiet and "/_localaws/ping" not in quiet
+    verbose = _cli_log(tmp_path, "--verbose")
+    assert "GET /_localaws/ping" in verbose and verbose.count("POST / ") == 2
