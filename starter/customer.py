@@ -49,9 +49,9 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
         "request_type": "Update" if upgrade else "Create", "token": token,
         "account_native_id": account_id, "aws_region": region, "role_arn": role_arn,
         "role_external_id": external_id, "role_id": role_id,
-        # What the stack's custom resource reports: the key id alone (KeyArn is built from
-        # it), even when the tenant gave an ARN - the callback and the poll must agree.
-        "multi_region_cmk_key_id": key_arn.rsplit("/", 1)[-1] if key_arn else existing_key,
+        # What the stack's custom resource reports (the callback and the poll must agree):
+        # the created key's id, or the tenant's parameter as given.
+        "multi_region_cmk_key_id": existing_key or key_arn.rsplit("/", 1)[-1],
         "created_multi_region_cmk": "true" if version >= 2 and not existing_key else "false",
         "template_version": str(version),
     }

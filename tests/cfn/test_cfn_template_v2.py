@@ -233,8 +233,10 @@ def test_callback_carries_the_design_fields(doc):
     assert notify["template_version"] == "2"
     for param, key_id, created in (("", "mrk-created00000000000000000000000", "true"),
                                    (MRK, MRK, "false"),
-                                   (f"arn:aws:kms:us-east-1:777788889999:key/{MRK}", MRK,
-                                    "false")):
+                                   # An ARN is reported as given: its account and region
+                                   # are what the service checks.
+                                   (f"arn:aws:kms:us-east-1:777788889999:key/{MRK}",
+                                    f"arn:aws:kms:us-east-1:777788889999:key/{MRK}", "false")):
         env = env_for(param)
         assert resolve(notify["multi_region_cmk_key_id"], doc, env) == key_id
         assert resolve(notify["created_multi_region_cmk"], doc, env) == created

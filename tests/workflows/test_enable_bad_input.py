@@ -82,9 +82,8 @@ def _missing(settings: Settings) -> str:
     (_disabled, "KEY_DISABLED", ("disabled", "enable")),
     (_pending_deletion, "KEY_PENDING_DELETION", ("pending deletion", "cancel the deletion")),
     (_missing, "KEY_NOT_FOUND", ("does not exist", TENANT_ACCOUNT)),
-    # The template keeps only the mrk- id of an ARN it is given, so the stack reports a key
-    # id of the tenant's account, where no such key exists.
-    (_other_account, "KEY_NOT_FOUND", ("does not exist", TENANT_ACCOUNT)),
+    # The stack reports the parameter as given, so the account in the ARN is seen.
+    (_other_account, "KEY_WRONG_ACCOUNT", ("777788889999", TENANT_ACCOUNT)),
 ], ids=["replica", "other-region-id", "other-region-arn", "disabled", "pending-deletion",
         "missing", "other-account-arn"])
 async def test_stack_with_an_unusable_existing_key(
