@@ -4,6 +4,7 @@ writer commits, so a crash mid-write never leaves something that looks complete.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,8 +57,11 @@ class FileStore:
 class _FileWriter:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.tmp = path, path.with_name(path.name + ".partial")
-        self.fh = self.tmp.open("wb")
+        # One temp file per writer, opened exclusively: with a shared name, an attempt still
+        # running after its retry committed would keep writing into the committed object.
+        self.path = path
+        self.tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.partial")
+        self.fh = self.tmp.open("xb")
 
     def write(self, data: bytes | bytearray) -> None:
         self.fh.write(data)
@@ -67,6 +71,8 @@ class _FileWriter:
         os.fsync(self.fh.fileno())
         self.fh.close()
         os.replace(self.tmp, self.path)
+        for stale in self.path.parent.glob(f"{self.path.name}.*.partial"):
+            stale.unlink(missing_ok=True)  # left by crashed (or still running) earlier attempts
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the rename itself must survive a crash
@@ -130,6 +136,12 @@ class _S3Writer:
         self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
                                           UploadId=self.upload_id,
                                           MultipartUpload={"Parts": self.parts})
+        # Uploads of crashed earlier attempts are invisible but billed until aborted.
+        listed = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key)
+        for upload in listed.get("Uploads", []):
+            if upload["Key"] == self.key and upload["UploadId"] != self.upload_id:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                               UploadId=upload["UploadId"])
 
     def abort(self) -> None:
         self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)

@@ -3,7 +3,11 @@ Backup data never enters a Temporal payload; progress goes out as heartbeats."""
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -14,7 +18,7 @@ from activities.base import byok_errors
 from activities.keyprovider import KmsKeyProvider
 from activities.sources import open_source
 from activities.storage import VaultStore
-from byok.envelope import Decryptor, Encryptor, make_context
+from byok.envelope import DataKeyMaterial, Decryptor, Encryptor, KeyUnavailable, make_context
 from byok.errors import Conflict
 from byok.keycache import CachingKeyProvider, KeyCache
 from byok.messages import BackupPlan, BackupResult, RestorePlan, RestoreResult
@@ -22,6 +26,40 @@ from byok.settings import Settings
 from starter.bootstrap import ensure_default_key
 
 HEARTBEAT_BYTES = 8 << 20
+# Also heartbeat by time: a slow source (many tiny S3 objects) can take longer than the
+# heartbeat timeout to yield 8 MiB; the SDK throttles what it actually sends.
+HEARTBEAT_SECONDS = 5.0
+
+
+class _Progress:
+    def __init__(self) -> None:
+        self.done = self.last = 0
+        self.at = time.monotonic()
+
+    def add(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.done - self.last >= HEARTBEAT_BYTES or now - self.at >= HEARTBEAT_SECONDS:
+            activity.heartbeat(self.done)  # plaintext bytes so far: the CLI's progress bar
+            self.last, self.at = self.done, now
+
+
+class _RecordedKeyOnly:
+    """Opens only envelopes whose header names the key the catalog recorded, so a rewritten
+    key ARN is refused by name before any KMS call (the commitment would catch it later)."""
+
+    def __init__(self, inner: CachingKeyProvider, key_arn: str):
+        self.inner, self.key_arn = inner, key_arn
+
+    def generate(self, key_arn: str, context: Mapping[str, str]) -> DataKeyMaterial:
+        raise KeyUnavailable("a restore never generates keys")
+
+    def unwrap(self, wrapped: bytes, key_arn: str, context: Mapping[str, str]) -> bytearray:
+        if self.key_arn and key_arn != self.key_arn:
+            raise KeyUnavailable(f"the stored backup names key {key_arn}, but the catalog "
+                                 f"recorded {self.key_arn}: the object was altered",
+                                 code="KEY_MISMATCH")
+        return self.inner.unwrap(wrapped, key_arn, context)
 
 
 class VaultActivities:
@@ -29,6 +67,16 @@ class VaultActivities:
                  cache: KeyCache):
         self.aws, self.engine, self.settings = aws, engine, settings
         self.store, self.cache = store, cache
+        # region -> (default key ARN, when looked up): one DescribeKey per region and cache
+        # age, not one per backup, which would undo the key cache's KMS frugality.
+        self._default_keys: dict[str, tuple[str, float]] = {}
+
+    def default_key(self, region: str) -> str:
+        found = self._default_keys.get(region)
+        if found is None or time.monotonic() - found[1] >= self.settings.keycache_max_age_seconds:
+            found = (ensure_default_key(self.aws, self.settings, region), time.monotonic())
+            self._default_keys[region] = found
+        return found[0]
 
     def provider(self, tenant_id: str) -> CachingKeyProvider:
         """Per tenant: the cache is shared, but its keys always start with the tenant id."""
@@ -38,7 +86,7 @@ class VaultActivities:
     @activity.defn
     @byok_errors
     def write_backup(self, plan: BackupPlan) -> BackupResult:
-        key_arn = plan.key_arn or ensure_default_key(self.aws, self.settings, plan.region)
+        key_arn = plan.key_arn or self.default_key(plan.region)
         context = make_context(tenant_id=plan.tenant_id, backup_id=plan.backup_id,
                                workload=plan.workload, region=plan.region)
         chunks = open_source(plan.source, lambda name: self.aws.connection(
@@ -53,15 +101,12 @@ class VaultActivities:
         writer = self.store.writer(plan.object_key)
         try:
             writer.write(enc.header())
-            done = last = 0
+            progress = _Progress()
             for chunk in chunks:
                 out = enc.update(chunk)
                 if out:
                     writer.write(out)
-                done += len(chunk)
-                if done - last >= HEARTBEAT_BYTES:
-                    activity.heartbeat(done)  # plaintext bytes so far: the CLI's progress bar
-                    last = done
+                progress.add(len(chunk))
             writer.write(enc.finalize())
             writer.commit()
         except BaseException:
@@ -80,17 +125,20 @@ class VaultActivities:
                            field="target")
         context = make_context(tenant_id=plan.tenant_id, backup_id=plan.backup_id,
                                workload=plan.workload, region=plan.region)
-        tmp = target.with_name(f".{target.name}.{plan.restore_id}.partial")
+        # A fresh name per attempt (opened exclusively): an earlier attempt that is still
+        # running somewhere must never write into the file this one renames into place.
+        tmp = target.with_name(f".{target.name}.{plan.restore_id}.{secrets.token_hex(4)}.partial")
+        pattern = f".{glob.escape(target.name)}.{plan.restore_id}.*.partial"
+        for stale in target.parent.glob(pattern):
+            stale.unlink(missing_ok=True)  # left by a crashed attempt of this restore
+        provider = _RecordedKeyOnly(self.provider(plan.tenant_id), plan.key_arn)
         try:
-            with self.store.reader(plan.object_key) as src, tmp.open("wb") as out:
-                dec = Decryptor(src.read, self.provider(plan.tenant_id), context, digest=True)
-                done = last = 0
+            with self.store.reader(plan.object_key) as src, tmp.open("xb") as out:
+                dec = Decryptor(src.read, provider, context, digest=True)
+                progress = _Progress()
                 for chunk in dec:
                     out.write(chunk)
-                    done += len(chunk)
-                    if done - last >= HEARTBEAT_BYTES:
-                        activity.heartbeat(done)
-                        last = done
+                    progress.add(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
             if dec.result.sha256 != plan.sha256:
