@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,23 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+_LOCKS: dict[int, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _unit_lock(engine: Engine) -> AbstractContextManager[object]:
+    """SQLite allows one writer: threads of one process queue here instead of meeting in
+    SQLite's busy handler, which sleeps in steps of up to 100 ms."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(id(engine), threading.RLock())
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    with _unit_lock(engine), Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

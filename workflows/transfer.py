@@ -18,7 +18,9 @@ R = TypeVar("R")
 
 async def run_transfer(*, plan: str, inp: Any, plan_type: type, move: str, result_type: type[R],
                        finish: str, failed: Callable[[str, str], R]) -> R:
-    planned = await workflow.execute_activity(
+    # The catalog steps are short database writes: local activities, so they cost no task
+    # round trip through the server (only the transfer itself is a regular activity).
+    planned = await workflow.execute_local_activity(
         plan, inp, result_type=plan_type, start_to_close_timeout=policies.SHORT,
         retry_policy=policies.DB)
     try:
@@ -31,8 +33,8 @@ async def run_transfer(*, plan: str, inp: Any, plan_type: type, move: str, resul
         if failure is None:
             raise
         result = failed(*failure)
-    await workflow.execute_activity(finish, result, start_to_close_timeout=policies.SHORT,
-                                    retry_policy=policies.DB)
+    await workflow.execute_local_activity(finish, result, start_to_close_timeout=policies.SHORT,
+                                          retry_policy=policies.DB)
     if not getattr(result, "ok", False):
         code, message = result.error_code, result.error_message  # type: ignore[attr-defined]
         raise ApplicationError(message, {"code": code}, type=code, non_retryable=True)
