@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from byok import audit, crud, keyring
+from byok import audit, crud, health, keyring
 from byok.errors import Conflict, InvalidInput, NotFound
 from byok.messages import (
     BackupInput,
@@ -51,6 +51,7 @@ def plan_backup(session: Session, inp: BackupInput) -> BackupPlan:
         if row.tenant_id != inp.tenant_id:
             raise Conflict("backup id already in use", field="backup_id")
         return _plan_of(session, row)
+    health.backup_gate(session, inp.tenant_id, inp.region)  # paused while the key is unwell
     choice = keyring.choose_backup_key(session, inp.tenant_id, inp.region)
     row = Backup(id=inp.backup_id, tenant_id=inp.tenant_id, workload=parse_workload(inp.workload),
                  source=inp.source, region=inp.region, key_arn=choice.key_arn,

@@ -189,3 +189,66 @@ class Restore(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
+
+
+class KeyHealth(SQLModel, table=True):
+    """The last checked health of one key generation in one region (one row each)."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "generation", "region"),)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    generation: int
+    region: str = Field(max_length=32)
+    key_arn: str = Field(max_length=2048)
+    is_primary: bool = False
+    state: str = Field(max_length=16)
+    findings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    checked_at: datetime = Field(default_factory=utcnow)
+    changed_at: datetime = Field(default_factory=utcnow)
+    drilled_at: datetime | None = None
+    drilled_backup: str | None = Field(default=None, max_length=40)
+
+
+class TenantHealth(SQLModel, table=True):
+    """A tenant's overall key health; `signature` changes exactly when an alert is due."""
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenant.id", max_length=40)
+    state: str = Field(max_length=16, index=True)
+    signature: str = Field(max_length=4000)
+    warnings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    checks: int = 0
+    last_check_id: str | None = Field(default=None, max_length=300)
+    checked_at: datetime = Field(default_factory=utcnow)
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
+class HealthAlert(SQLModel, table=True):
+    """One alert per health change: the history of states and the console's alert list."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
+    check_id: str = Field(max_length=300, unique=True)
+    previous_state: str | None = Field(default=None, max_length=16)
+    state: str = Field(max_length=16)
+    title: str = Field(max_length=300)
+    message: str = Field(max_length=4000)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    delivery_status: str = Field(default="pending", max_length=16)
+    delivery_attempts: int = 0
+    delivered_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class AlertDelivery(SQLModel, table=True):
+    """Each webhook attempt of an alert, kept whatever its outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: str = Field(foreign_key="healthalert.id", index=True, max_length=40)
+    attempt: int
+    url: str = Field(max_length=2048)
+    status_code: int | None = None
+    ok: bool = False
+    error: str | None = Field(default=None, max_length=2000)
+    duration_ms: int = 0
+    at: datetime = Field(default_factory=utcnow)

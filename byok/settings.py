@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     poll_initial_seconds: int = Field(default=30, ge=1)
     poll_max_seconds: int = Field(default=900, ge=1)
     health_interval_seconds: int = Field(default=300, ge=10)
+    # Restore drills open a real backup per key and region; 0 = on every check.
+    health_drill_interval_seconds: int = Field(default=3600, ge=0)
+    health_sweep_concurrency: int = Field(default=50, ge=1, le=1000)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     keycache_max_age_seconds: int = Field(default=300, ge=1)
     keycache_max_uses: int = Field(default=10_000, ge=1)

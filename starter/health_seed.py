@@ -1,0 +1,59 @@
+"""Seed BYOK tenants fast (keys and roles on localaws as each tenant, rows in the DB)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from byok.db import session_scope
+from byok.models import AwsConnection, KeyBinding, Tenant, Wallet
+from byok.settings import Settings
+from starter.customer import tenant_session
+
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
+
+
+def account_id(n: int) -> str:
+    return f"5{n:011d}"
+
+
+def _client(settings: Settings, account: str, name: str, region: str = "us-east-1") -> Any:
+    return tenant_session(account).client(name, region_name=region,
+                                          endpoint_url=settings.aws_endpoint_url)
+
+
+def seed_aws(settings: Settings, account: str, external_id: str) -> tuple[str, str, dict[str, str]]:
+    """As the tenant: a multi-region key, its replicas and a role only we can assume."""
+    primary, *others = REGIONS
+    kms = _client(settings, account, "kms", primary)
+    key = kms.create_key(MultiRegion=True, Description="seeded byok key")["KeyMetadata"]
+    replicas = {r: kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=r)[
+        "ReplicaKeyMetadata"]["Arn"] for r in others}
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": settings.service_role_arn},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}
+    role = _client(settings, account, "iam").create_role(
+        RoleName="ByokVaultKMSRole", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return key["Arn"], role, replicas
+
+
+def seed_tenant(engine: Engine, settings: Settings, n: int, prefix: str = "sweep") -> str:
+    account, external_id = account_id(n), f"ext-{secrets.token_hex(8)}"
+    key_arn, role_arn, replicas = seed_aws(settings, account, external_id)
+    tenant_id = f"{prefix}-{n:06d}"
+    with session_scope(engine) as session:
+        session.add(Tenant(id=tenant_id, name=tenant_id))
+        session.flush()
+        session.add(AwsConnection(tenant_id=tenant_id, account_id=account, regions=REGIONS))
+        session.add(Wallet(tenant_id=tenant_id, state="Enabled", account_native_id=account,
+                           role_arn=role_arn, external_id=external_id, key_arn=key_arn,
+                           replica_key_arns=replicas, installed_regions=REGIONS))
+        session.add(KeyBinding(tenant_id=tenant_id, generation=1, account_id=account,
+                               role_arn=role_arn, external_id=external_id, key_arn=key_arn,
+                               primary_region=REGIONS[0], replica_key_arns=replicas,
+                               template_version=2))
+    return tenant_id
