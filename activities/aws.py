@@ -39,7 +39,7 @@ class AwsClients:
         self._lock = threading.Lock()
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._creds: dict[tuple[str, str], _Creds] = {}
-        self._service_creds: _Creds | None = None
+        self._service: tuple[_Creds, boto3.Session] | None = None
 
     def _endpoint(self) -> str | None:
         return self.settings.aws_endpoint_url or None
@@ -49,30 +49,35 @@ class AwsClients:
         if not self.settings.assume_service_role:
             return self._session
         with self._lock:
-            creds = self._service_creds
-        if creds is None or creds.expires - time.time() < 300:
+            current = self._service
+        if current is None or current[0].expires - time.time() < 300:
             sts = self._session.client("sts", region_name=self.settings.control_plane_region,
                                        endpoint_url=self._endpoint(), config=RETRY_CONFIG)
             out = sts.assume_role(RoleArn=self.settings.service_role_arn,
                                   RoleSessionName="byok-vault-service")["Credentials"]
             creds = _Creds(out["AccessKeyId"], out["SecretAccessKey"], out["SessionToken"],
                            out["Expiration"].timestamp())
+            current = (creds, boto3.Session(aws_access_key_id=creds.key,
+                                            aws_secret_access_key=creds.secret,
+                                            aws_session_token=creds.token))
             with self._lock:
-                self._service_creds = creds
-        return boto3.Session(aws_access_key_id=creds.key, aws_secret_access_key=creds.secret,
-                             aws_session_token=creds.token)
+                self._service = current
+        return current[1]
 
     def service(self, name: str, region: str | None = None) -> Any:
         """A client acting as the service itself (the service role in its own account)."""
         region = region or self.settings.control_plane_region
         session = self._service_session()
         ident = session.get_credentials().access_key
-        key = ("svc", name, region, ident)
+        key = ("svc", name, region)
         with self._lock:
-            if key not in self._clients:
-                self._clients[key] = session.client(
-                    name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG)
-            return self._clients[key]
+            cached = self._clients.get(key)
+            if cached is None or cached[0] != ident:
+                cached = (ident, session.client(name, region_name=region,
+                                                endpoint_url=self._endpoint(),
+                                                config=RETRY_CONFIG))
+                self._clients[key] = cached
+            return cached[1]
 
     def base(self, name: str, region: str | None = None) -> Any:
         """A client with the process's own credentials (used to set the service up)."""
@@ -104,17 +109,19 @@ class AwsClients:
     def tenant(self, name: str, region: str, role_arn: str, external_id: str) -> Any:
         """A client acting through the tenant's role in `region`."""
         creds = self.assume(role_arn, external_id)
-        key = ("tenant", name, region, role_arn, creds.key)
+        key = ("tenant", name, region, role_arn)
         with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = boto3.Session(
-                    aws_access_key_id=creds.key, aws_secret_access_key=creds.secret,
-                    aws_session_token=creds.token).client(
-                        name, region_name=region, endpoint_url=self._endpoint(),
-                        config=RETRY_CONFIG)
-                self._clients[key] = client
-            return client
+            cached = self._clients.get(key)
+            # One client per role and region: newer credentials replace it, nothing piles up.
+            if cached is not None and cached[0] == creds.key:
+                return cached[1]
+        client = boto3.Session(
+            aws_access_key_id=creds.key, aws_secret_access_key=creds.secret,
+            aws_session_token=creds.token).client(
+                name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG)
+        with self._lock:
+            self._clients[key] = (creds.key, client)
+        return client
 
     def connection(self, name: str, region: str, account_id: str) -> Any:
         """A client reading the tenant's workload data in a connected account."""

@@ -75,7 +75,7 @@ def alert_text(previous: str | None, state: str, findings: list[Finding],
         return title, "Every key and region checked is healthy again; paused backups resume."
     lines = []
     for f in findings:
-        line = f"[{f.code}] {f.region}: {f.message}"
+        line = f"[{f.code}] {f.region}: {f.message.rstrip('.')}."
         if f.deletion_date:
             line += (f" Scheduled deletion: {f.deletion_date} ({f.days_left:.1f} days left); "
                      f"after it, these backups are irretrievable.")

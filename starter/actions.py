@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from byok import audit, backups, cfn, crud, enablement, health_alerts, migration
 from byok.db import session_scope
-from byok.errors import ByokError, Conflict
+from byok.errors import ByokError, Conflict, error_class
 from byok.messages import BackupInput, EnableInput, RestoreInput
 from byok.models import Backup, Wallet
 from byok.settings import Settings
@@ -180,11 +180,15 @@ async def _result(handle: Any) -> Any:
     try:
         return await handle.result()
     except WorkflowFailureError as exc:
-        cause = exc.cause
+        cause: BaseException | None = exc.cause
+        if isinstance(cause, ActivityError):  # e.g. a refusal from the plan step
+            cause = cause.cause
         if isinstance(cause, ApplicationError):
             details = cause.details[0] if cause.details else {}
             code = details.get("code") if isinstance(details, dict) else None
-            raise ByokError(cause.message, code=code or cause.type or "FAILED") from None
+            # Our own error class again (its `type` carried the name), so callers can tell.
+            cls = error_class(cause.type or "")
+            raise cls(cause.message, code=code or cause.type or "FAILED") from None
         raise
 
 

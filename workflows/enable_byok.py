@@ -39,9 +39,6 @@ class EnableByokWorkflow:
             callback = await flow.wait_for_stack(pre)
             await flow.wallet(role_arn=callback.role_arn, stack_version=callback.template_version)
             await flow.verify_and_replicate(pre, callback)
-            await workflow.execute_activity(  # key-health checks start with Enabled (issue 5)
-                "ensure_health_schedule", TenantRef(inp.tenant_id),
-                start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
         except FlowFailed as failure:
             self._view.state, self._view.step = "Error", "error"
             self._view.error_code, self._view.error_message = failure.code, failure.message

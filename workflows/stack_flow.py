@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ReplicaResult,
         RoleCheck,
         StackCallback,
+        TenantRef,
         WalletUpdate,
         WalletView,
     )
@@ -151,3 +152,7 @@ class StackFlow:
         workflow.upsert_search_attributes([WALLET_STATE.value_set("Enabled")])
         await self.audit(f"{self.prefix}.enabled", {"key_arn": facts.key_arn,
                                                     "replicas": replicas, "key_errors": errors})
+        # Key-health checks start with the binding (a migrated legacy tenant included).
+        await workflow.execute_activity(
+            "ensure_health_schedule", TenantRef(tenant), start_to_close_timeout=policies.SHORT,
+            retry_policy=policies.DB)

@@ -19,7 +19,8 @@ def kid(arn: str) -> str:
 def paused(exc: BaseException) -> str:
     """The BackupsPaused message out of a failed BackupWorkflow (activity -> workflow)."""
     cause: Any = exc
-    while cause is not None and getattr(cause, "type", None) != "BackupsPaused":
+    while cause is not None and getattr(cause, "type", None) != "BackupsPaused" and \
+            getattr(cause, "code", None) != "BACKUPS_PAUSED":
         cause = getattr(cause, "cause", None)
     assert cause is not None, f"not paused by key health: {exc!r}"
     return str(cause.message)

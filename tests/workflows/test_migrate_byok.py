@@ -146,3 +146,41 @@ async def test_migration_resumes_after_worker_restart(
         async with worker_without_cache(pool):
             view = await ops.result()
     assert view.state == "Enabled" and view.stack_version == 2
+
+
+async def test_legacy_key_lost_after_migration_is_detected_with_its_own_blast_radius(
+        ops: Ops, worker: Any, legacy: LegacyTenant, engine: Engine, settings: Settings,
+        tmp_path: Path) -> None:
+    import secrets
+
+    from byok import health_alerts
+    from byok.health_messages import HealthCheckInput
+    from workflows.key_health import KeyHealthWorkflow
+
+    old = [await ops.backup(b"old %d" % i * 300, tmp_path) for i in range(2)]
+    issued = await ops.migrate()
+    await ops.upgrade_stack(issued)
+    view = await ops.result()
+    new = await ops.backup(b"new" * 300, tmp_path)
+    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+        "kms", region_name="us-east-1", endpoint_url=settings.aws_endpoint_url)
+    kms.disable_key(KeyId=legacy.key_arn.rsplit("/", 1)[1])
+
+    await ops.env.client.execute_workflow(
+        KeyHealthWorkflow.run, HealthCheckInput(legacy.tenant_id, "test", False),
+        id=f"check-{secrets.token_hex(4)}", task_queue=settings.task_queue)
+    with session_scope(engine) as session:
+        health = health_alerts.view(session, legacy.tenant_id, alerts=10)
+    legacy_rows = [r for r in health["regions"] if r["key_arn"] == legacy.key_arn]
+    assert [r["state"] for r in legacy_rows] == ["Unavailable"]
+    assert legacy_rows[0]["findings"][0]["code"] == "KEY_DISABLED"
+    current = [r for r in health["regions"] if r["generation"] == 2]
+    assert current and all(r["state"] == "Healthy" for r in current)
+    [radius] = [e for e in health["blast_radius"] if e["key_arn"] == legacy.key_arn]
+    assert radius["backups"] == len(old)  # exactly the backups made under the legacy key
+    assert radius["bytes"] == sum(b["plaintext_size"] for b in old)
+    [alert] = health["alerts"]
+    assert legacy.key_arn in alert["message"] and "At stake: 2 backups" in alert["message"]
+    # New backups continue on the new key, which is healthy.
+    more = await ops.backup(b"still going" * 300, tmp_path)
+    assert more["key_arn"] == view.key_arn and new["key_arn"] == view.key_arn
