@@ -127,7 +127,7 @@ def test_threads_share_one_kms_call_per_tenant_and_stay_correct() -> None:
                 tenant = f"t{(n + i) % 4}"
                 ct, ctx = backup(provider, tenant, f"{n}-{i}")
                 assert decrypt(ct, provider, ctx) == f"{n}-{i}".encode() * 3
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised by the test
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
