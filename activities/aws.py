@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,21 @@ class AwsClients:
         self._session = session or boto3.Session()
         self._lock = threading.Lock()
         self._clients: dict[tuple[Any, ...], Any] = {}
+        # HTTP requests sent, per service and operation (retries included): what the KMS
+        # frugality benchmark and tests count, and a cheap metric for operators.
+        self.requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._creds: dict[tuple[str, str], _Creds] = {}
         self._service: tuple[_Creds, boto3.Session] | None = None
+
+    def _counted(self, client: Any) -> Any:
+        client.meta.events.register("before-send", self._on_send)
+        return client
+
+    def _on_send(self, event_name: str = "", **kwargs: Any) -> None:
+        # event_name is "before-send.<service>.<operation>"
+        service, operation = [*event_name.split("."), "", ""][1:3]
+        with self._lock:
+            self.requests[service][operation] += 1
 
     def _endpoint(self) -> str | None:
         return self.settings.aws_endpoint_url or None
@@ -73,16 +87,17 @@ class AwsClients:
         with self._lock:
             cached = self._clients.get(key)
             if cached is None or cached[0] != ident:
-                cached = (ident, session.client(name, region_name=region,
-                                                endpoint_url=self._endpoint(),
-                                                config=RETRY_CONFIG))
+                cached = (ident, self._counted(session.client(
+                    name, region_name=region, endpoint_url=self._endpoint(),
+                    config=RETRY_CONFIG)))
                 self._clients[key] = cached
             return cached[1]
 
     def base(self, name: str, region: str | None = None) -> Any:
         """A client with the process's own credentials (used to set the service up)."""
-        return self._session.client(name, region_name=region or self.settings.control_plane_region,
-                                    endpoint_url=self._endpoint(), config=RETRY_CONFIG)
+        return self._counted(self._session.client(
+            name, region_name=region or self.settings.control_plane_region,
+            endpoint_url=self._endpoint(), config=RETRY_CONFIG))
 
     def assume(self, role_arn: str, external_id: str | None, *, session_name: str = "byok-vault",
                fresh: bool = False) -> _Creds:
@@ -115,10 +130,10 @@ class AwsClients:
             # One client per role and region: newer credentials replace it, nothing piles up.
             if cached is not None and cached[0] == creds.key:
                 return cached[1]
-        client = boto3.Session(
+        client = self._counted(boto3.Session(
             aws_access_key_id=creds.key, aws_secret_access_key=creds.secret,
             aws_session_token=creds.token).client(
-                name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG)
+                name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG))
         with self._lock:
             self._clients[key] = (creds.key, client)
         return client

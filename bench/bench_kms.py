@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio.testing import ActivityEnvironment
@@ -30,35 +29,8 @@ from worker import key_cache
 SERVICE_ACCOUNT, TENANT_ACCOUNT, REGION = "111122223333", "444455556666", "us-east-1"
 
 
-class CountingAwsClients(AwsClients):
-    """Counts every KMS HTTP request its clients send to localaws (botocore retries too)."""
-
-    def __init__(self, settings: Settings):
-        super().__init__(settings)
-        self.kms = Counter[str]()
-        self._hooked: set[int] = set()
-
-    def _count(self, client: Any) -> Any:
-        if client.meta.service_model.service_name == "kms" and id(client) not in self._hooked:
-            self._hooked.add(id(client))
-            client.meta.events.register("before-send.kms", self._on_send)
-        return client
-
-    def _on_send(self, request: Any, **kwargs: Any) -> None:
-        self.kms[request.headers["X-Amz-Target"].decode().split(".")[-1]] += 1
-
-    def service(self, name: str, region: str | None = None) -> Any:
-        return self._count(super().service(name, region))
-
-    def tenant(self, name: str, region: str, role_arn: str, external_id: str) -> Any:
-        return self._count(super().tenant(name, region, role_arn, external_id))
-
-    def base(self, name: str, region: str | None = None) -> Any:
-        return self._count(super().base(name, region))
-
-
 def run(n: int, size: int, cached: bool, settings: Settings, engine: Engine,
-        aws: CountingAwsClients, work: Path) -> list[tuple[str, Counter[str], float]]:
+        aws: AwsClients, work: Path) -> list[tuple[str, Counter[str], float]]:
     """n backups then n restores of one fresh tenant; (phase, KMS requests, seconds) each."""
     vault = VaultActivities(aws, engine, settings, FileStore(settings.vault_dir),
                             key_cache(settings))
@@ -78,11 +50,11 @@ def run(n: int, size: int, cached: bool, settings: Settings, engine: Engine,
     out_dir.mkdir()
 
     def phase(name: str, step: Callable[[int], object]) -> tuple[str, Counter[str], float]:
-        aws.kms.clear()
+        aws.requests["kms"].clear()
         start = time.perf_counter()
         for i in range(n):
             step(i)
-        return name, Counter(aws.kms), time.perf_counter() - start
+        return name, Counter(aws.requests["kms"]), time.perf_counter() - start
 
     ids: list[str] = []
 
@@ -123,7 +95,7 @@ def main() -> None:
                                  database_url="")
         engine = make_engine(settings.db_url)
         migrate(engine)
-        aws = CountingAwsClients(settings)
+        aws = AwsClients(settings)
         ensure_service_resources(aws, settings)
         rows = {}
         for cached in (True, False):

@@ -4,7 +4,6 @@ isolation of the shared key cache."""
 from __future__ import annotations
 
 import io
-from collections import Counter
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,40 +29,12 @@ from worker import key_cache
 REGION = "us-east-1"
 
 
-class CountingAwsClients(AwsClients):
-    """AwsClients whose KMS clients count every HTTP request they send (retries included)."""
-
-    def __init__(self, settings: Settings):
-        super().__init__(settings)
-        self.kms = Counter[str]()
-        self._hooked: set[int] = set()
-
-    def _count(self, client: Any) -> Any:
-        if client.meta.service_model.service_name == "kms" and id(client) not in self._hooked:
-            self._hooked.add(id(client))
-            client.meta.events.register("before-send.kms", self._on_send)
-        return client
-
-    def _on_send(self, request: Any, **kwargs: Any) -> None:
-        # The X-Amz-Target header names the operation: "TrentService.GenerateDataKey".
-        self.kms[request.headers["X-Amz-Target"].decode().split(".")[-1]] += 1
-
-    def service(self, name: str, region: str | None = None) -> Any:
-        return self._count(super().service(name, region))
-
-    def tenant(self, name: str, region: str, role_arn: str, external_id: str) -> Any:
-        return self._count(super().tenant(name, region, role_arn, external_id))
-
-    def base(self, name: str, region: str | None = None) -> Any:
-        return self._count(super().base(name, region))
-
-
 @pytest.fixture
-def counting(settings: Settings, localaws: Any) -> CountingAwsClients:
+def counting(settings: Settings, localaws: Any) -> AwsClients:
     localaws.reset()
-    aws = CountingAwsClients(settings)
+    aws = AwsClients(settings)
     ensure_service_resources(aws, settings)
-    aws.kms.clear()
+    aws.requests["kms"].clear()
     return aws
 
 
@@ -105,20 +76,21 @@ class Vault:
 
 
 def test_200_small_backups_and_restores_make_a_couple_of_kms_calls(
-        counting: CountingAwsClients, engine: Engine, settings: Settings,
+        counting: AwsClients, engine: Engine, settings: Settings,
         tmp_path: Path) -> None:
     tenant = new_tenant(engine, "acme")
     vault = Vault(counting, engine, settings, key_cache(settings), tmp_path)
     made = {vault.backup(tenant, f"mail {i}".encode() * 50): f"mail {i}".encode() * 50
             for i in range(200)}
-    assert counting.kms["GenerateDataKey"] <= 2, counting.kms
+    assert counting.requests["kms"]["GenerateDataKey"] <= 2, counting.requests["kms"]
     for backup_id, data in made.items():
         assert vault.restore(tenant, backup_id) == data
-    assert counting.kms["Decrypt"] <= 2, counting.kms
-    assert sum(counting.kms.values()) <= 6, counting.kms  # no per-backup DescribeKey either
+    assert counting.requests["kms"]["Decrypt"] <= 2, counting.requests["kms"]
+    kms = counting.requests["kms"]
+    assert sum(kms.values()) <= 6, kms  # no per-backup DescribeKey either
 
 
-def test_without_the_cache_every_backup_calls_kms(counting: CountingAwsClients, engine: Engine,
+def test_without_the_cache_every_backup_calls_kms(counting: AwsClients, engine: Engine,
                                                   settings: Settings, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The counter really sees KMS: the naive provider makes one call per backup."""
@@ -129,17 +101,18 @@ def test_without_the_cache_every_backup_calls_kms(counting: CountingAwsClients, 
     ids = [vault.backup(tenant, b"x" * 100) for _ in range(5)]
     for backup_id in ids:
         vault.restore(tenant, backup_id)
-    assert counting.kms["GenerateDataKey"] == 5 and counting.kms["Decrypt"] == 5
+    kms = counting.requests["kms"]
+    assert kms["GenerateDataKey"] == 5 and kms["Decrypt"] == 5
 
 
-def test_tenants_never_share_a_cached_key(counting: CountingAwsClients, engine: Engine,
+def test_tenants_never_share_a_cached_key(counting: AwsClients, engine: Engine,
                                           settings: Settings, tmp_path: Path) -> None:
     a, b = new_tenant(engine, "acme"), new_tenant(engine, "globex")
     cache = key_cache(settings)
     vault = Vault(counting, engine, settings, cache, tmp_path)
     a1, b1 = vault.backup(a, b"A's data" * 100), vault.backup(b, b"B's data" * 100)
     # Same region, same (default) KMS key: still one intermediate key per tenant.
-    assert counting.kms["GenerateDataKey"] == 2
+    assert counting.requests["kms"]["GenerateDataKey"] == 2
     assert vault.restore(a, a1) == b"A's data" * 100  # warms A's unwrap entry
     assert vault.restore(b, b1) == b"B's data" * 100
     keys = {cast(tuple[str, ...], k)[:2] for k in cache._entries}
@@ -151,11 +124,11 @@ def test_tenants_never_share_a_cached_key(counting: CountingAwsClients, engine: 
     assert head_a.wrapped != head_b.wrapped
     # B asks for A's wrapped key (warm in the cache under A) in B's context: the cache does
     # not serve it, and KMS refuses because the intermediate key is bound to tenant A.
-    decrypts, hits = counting.kms["Decrypt"], cache.stats.hits
+    decrypts, hits = counting.requests["kms"]["Decrypt"], cache.stats.hits
     ctx_b = make_context(tenant_id=b, backup_id=a1, workload="m365", region=REGION)
     with pytest.raises(ByokError):
         vault.acts.provider(b).unwrap(head_a.wrapped, head_a.key_arn, ctx_b)
-    assert counting.kms["Decrypt"] == decrypts + 1 and cache.stats.hits == hits
+    assert counting.requests["kms"]["Decrypt"] == decrypts + 1 and cache.stats.hits == hits
     # And A's backup restored through B's context (a restore of B's catalog row pointing at
     # A's object) stops at the context check, before any key is touched.
     (settings.vault_dir / b / f"{b1}.byok").write_bytes(
@@ -163,5 +136,5 @@ def test_tenants_never_share_a_cached_key(counting: CountingAwsClients, engine: 
     with pytest.raises(ApplicationError) as info:
         vault.restore(b, b1, name="forged")
     assert info.value.type == "ContextMismatch"
-    assert counting.kms["Decrypt"] == decrypts + 1
+    assert counting.requests["kms"]["Decrypt"] == decrypts + 1
     assert not (tmp_path / "forged.out").exists()
