@@ -19,6 +19,7 @@ from byok.messages import (
 )
 from byok.models import Backup, Restore, utcnow
 from byok.regions import AWS_REGIONS
+from byok.settings import Settings
 from byok.workloads import check_source, parse_workload
 
 
@@ -31,6 +32,22 @@ def source_account(session: Session, tenant_id: str, region: str) -> str:
         if region in conn.regions:
             return conn.account_id
     raise InvalidInput(f"region {region} is not connected for this tenant", field="region")
+
+
+def uploads_dir(settings: Settings, tenant_id: str) -> Path:
+    """Where a tenant's files for `file://` backups through the API must lie."""
+    return settings.home.resolve() / "uploads" / tenant_id
+
+
+def check_tenant_file(settings: Settings, tenant_id: str, source: str) -> None:
+    """Through the API a tenant may back up only its own uploads, never a file of the
+    server's (the CLI, run by the operator, may name any file)."""
+    if not source.startswith("file://"):
+        return
+    path = Path(source.removeprefix("file://")).resolve()
+    if uploads_dir(settings, tenant_id) not in path.parents:
+        raise InvalidInput("file sources must lie in your uploads folder "
+                           f"(uploads/{tenant_id}/ under the service's home)", field="source")
 
 
 def validate_backup(session: Session, inp: BackupInput) -> None:

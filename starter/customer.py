@@ -31,7 +31,8 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
     params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token}
     if version >= cfn.CURRENT_TEMPLATE_VERSION:
         params["UserMultiRegionCMKKeyId"] = existing_key
-    name = stack_name or f"byok-vault-{account_id}"
+    # An upgrade updates the tenant's existing byok-vault stack, whatever it was named.
+    name = stack_name or (_existing_stack(cf) if upgrade else "") or f"byok-vault-{account_id}"
     kwargs = {"StackName": name, "TemplateBody": body, "Capabilities": ["CAPABILITY_NAMED_IAM"],
               "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]}
     try:
@@ -55,6 +56,15 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
         "created_multi_region_cmk": "true" if version >= 2 and not existing_key else "false",
         "template_version": str(version),
     }
+
+
+def _existing_stack(cf: Any) -> str:
+    for page in cf.get_paginator("describe_stacks").paginate():
+        for stack in page["Stacks"]:
+            if stack["StackName"].startswith(cfn.STACK_NAME_PREFIX) and \
+                    not stack["StackStatus"].startswith("DELETE"):
+                return str(stack["StackName"])
+    return ""
 
 
 def _wait(cf: Any, name: str) -> dict[str, Any]:

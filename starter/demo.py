@@ -40,7 +40,7 @@ async def _demo(ctx: Ctx) -> None:
     console.print(f"2. enable: token issued (expires {issued.expires_at:%Y-%m-%d}), "
                   f"workflow {issued.workflow_id}")
     payload = deploy_stack(settings, account_id=DEMO_ACCOUNT, token=issued.token,
-                           external_id=issued.external_id)
+                           external_id=issued.external_id, stack_name=issued.stack_name)
     console.print(f"3. tenant deployed the stack: role {payload['role_arn']}")
     url = f"{settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
     try:

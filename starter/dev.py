@@ -7,7 +7,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from byok import enablement
+from byok import cfn, enablement
 from byok.db import session_scope
 from byok.errors import NotFound
 from byok.models import EnableToken
@@ -60,8 +60,11 @@ def customer_deploy(
                                "anyway)", field="token")
             acct = account or (row.account_id if row else "")
             ext = external_id or (row.external_id if row else "")
+            # The stack name the quick-create and update links of this tenant carry.
+            stack = cfn.stack_name_for(row.tenant_id) if row else ""
         payload = deploy_stack(ctx.settings, account_id=acct, token=token, external_id=ext,
-                               existing_key=existing_key, role_name=role_name, upgrade=upgrade)
+                               existing_key=existing_key, role_name=role_name, upgrade=upgrade,
+                               stack_name=stack)
         url = f"{ctx.settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
         try:
             resp = httpx.post(url, json=payload, timeout=30)

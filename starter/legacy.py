@@ -32,7 +32,8 @@ def create_legacy_tenant(settings: Settings, engine: Engine, *, name: str, accou
         external_id = enablement.new_external_id(session)
     region = settings.control_plane_region
     payload = deploy_stack(settings, account_id=account_id, token=enablement.new_token(),
-                           external_id=external_id, version=cfn.LEGACY_TEMPLATE_VERSION)
+                           external_id=external_id, version=cfn.LEGACY_TEMPLATE_VERSION,
+                           stack_name=cfn.stack_name_for(tenant.id))
     key_arn = f"arn:aws:kms:{region}:{account_id}:key/{payload['multi_region_cmk_key_id']}"
     with session_scope(engine) as session:
         session.add(KeyBinding(

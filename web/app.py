@@ -16,7 +16,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from byok.db import make_engine, migrate
 from byok.errors import ByokError, Conflict, InvalidInput, NotFound, Unauthorized
 from byok.settings import Settings, load_settings
-from web import api, console, console_key, health, operator_api, pages, tenant_api
+from web import (
+    api,
+    backups_api,
+    console,
+    console_backups,
+    console_key,
+    console_migrate,
+    health,
+    operator_api,
+    pages,
+    tenant_api,
+)
 
 STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unauthorized: 401}
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -54,8 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(operator_api.router, prefix="/api/v1")
     app.include_router(tenant_api.router, prefix="/api/v1")
+    app.include_router(backups_api.router, prefix="/api/v1")
     app.include_router(console.router)
     app.include_router(console_key.router)
+    app.include_router(console_migrate.router)
+    app.include_router(console_backups.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     pages.install(app)
 

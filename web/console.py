@@ -1,18 +1,17 @@
-"""Console pages: sign-in and sign-out, Backups, Key health and Audit."""
+"""Console pages: sign-in and sign-out, Key health (with Check now), Audit and API keys."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from byok import apikeys, audit
 from byok.db import session_scope
 from byok.errors import Unauthorized
-from starter import actions
 from web import services
 from web import session as sess
 from web.auth import caller_from_key
-from web.deps import EngineDep, SessionDep, SettingsDep
+from web.deps import EngineDep, LazyTemporalDep, SessionDep, SettingsDep
 from web.pages import PageUser, render
 
 router = APIRouter(include_in_schema=False)
@@ -74,19 +73,26 @@ def _csrf_refused(request: Request, settings: SettingsDep) -> Response:
     return resp
 
 
-@router.get("/t/{tenant_id}/backups", response_class=HTMLResponse)
-def backups_page(request: Request, user: PageUser, db: SessionDep) -> Response:
-    return render(request, "backups.html", user=user, active="backups",
-                  backups=services.list_backups(db, user.tenant_id),
-                  restores=services.list_restores(db, user.tenant_id))
-
-
 @router.get("/t/{tenant_id}/health", response_class=HTMLResponse)
-def health_page(request: Request, user: PageUser, engine: EngineDep,
-                settings: SettingsDep) -> Response:
-    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+def health_page(request: Request, user: PageUser, engine: EngineDep, settings: SettingsDep,
+                checked: str = Query("", max_length=10)) -> Response:
+    wallet = services.wallet(engine, settings, user.tenant_id)
     return render(request, "health.html", user=user, active="health", wallet=wallet,
-                  health=services.health_view(wallet))
+                  health=wallet["health"], checked=checked)
+
+
+@router.post("/t/{tenant_id}/health/check", response_class=HTMLResponse)
+async def health_check(request: Request, user: PageUser, engine: EngineDep,
+                       settings: SettingsDep, temporal: LazyTemporalDep,
+                       csrf_token: str = Form("", max_length=200)) -> Response:
+    if not sess.csrf_ok(sess.load(request, settings), csrf_token):
+        return _csrf_refused(request, settings)
+    wallet = await services.refresh_wallet(engine, settings, temporal, user.tenant_id,
+                                           requested_by="console")
+    check = wallet["health"]["check"]
+    flag = "none" if check is None else "yes" if check["checked"] else "late"
+    # Post/redirect/get: a reload of the result page does not run another check.
+    return RedirectResponse(f"/t/{user.tenant_id}/health?checked={flag}", status_code=303)
 
 
 @router.get("/t/{tenant_id}/audit", response_class=HTMLResponse)

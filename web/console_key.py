@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.engine import Engine
 
 from byok import cfn
 from byok.errors import ByokError, InvalidInput
@@ -50,6 +51,37 @@ def progress_steps(wallet: dict[str, Any], primary_region: str) -> list[dict[str
     return rows
 
 
+MIGRATION_STEPS = [("checking_legacy_key", "Checking your current key"),
+         ("waiting_for_stack", "Waiting for the stack update"),
+         ("verifying_role", "Verifying the updated role"),
+         ("verifying_key", "Verifying the new multi-region key"),
+         ("replicating", "Replicating the new key"),
+         ("enabled", "Upgraded")]
+
+
+def migration(wallet: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest migration from the wallet's `migration:` progress steps, or None."""
+    progress = wallet.get("progress") or []
+    starts = [i for i, p in enumerate(progress) if p.get("step") == "migration:token_issued"]
+    if not starts:
+        return None
+    seen = [str(p.get("step", "")).removeprefix("migration:") for p in progress[starts[-1]:]]
+    names = [s for s, _ in MIGRATION_STEPS]
+    reached = max((names.index(s) for s in seen if s in names), default=0)
+    state = "done" if "enabled" in seen else "failed" if "failed" in seen else "running"
+    rows = []
+    for i, (step, label) in enumerate(MIGRATION_STEPS):
+        status = "done" if i < reached or state == "done" else \
+            "failed" if state == "failed" and i == reached else \
+            "active" if i == reached else "pending"
+        detail = ""
+        if step == "waiting_for_stack" and status == "active" and "role_found" in seen:
+            detail = "the updated role answers; waiting for the stack to finish"
+        rows.append({"label": label, "status": status, "detail": detail})
+    return {"state": state, "steps": rows, "error_code": wallet.get("error_code"),
+            "error_message": wallet.get("error_message")}
+
+
 def _page(request: Request, user: Any, settings: Settings, wallet: dict[str, Any], view: str,
           status_code: int = 200, **ctx: Any) -> Response:
     region = settings.control_plane_region
@@ -58,13 +90,21 @@ def _page(request: Request, user: Any, settings: Settings, wallet: dict[str, Any
                   region=region, default_role=cfn.DEFAULT_ROLE_NAME, **ctx)
 
 
+def key_page_response(request: Request, user: Any, engine: Engine, settings: Settings,
+                      status_code: int = 200, **ctx: Any) -> Response:
+    """The Encryption Key page for the wallet's state (with key health once enabled)."""
+    wallet = services.wallet(engine, settings, user.tenant_id)
+    view = {"Enabled": "enabled", "Waiting": "waiting", "Error": "error"}.get(
+        wallet["state"], "setup")
+    health = {r["region"]: r for r in wallet["health"]["regions"] if r["kind"] == "current"}
+    return _page(request, user, settings, wallet, view, status_code=status_code,
+                 region_health=health, migration=migration(wallet), **ctx)
+
+
 @router.get("/t/{tenant_id}/encryption-key", response_class=HTMLResponse)
 def key_page(request: Request, user: PageUser, engine: EngineDep,
              settings: SettingsDep) -> Response:
-    wallet = actions.wallet_status(engine, settings, user.tenant_id)
-    view = {"Enabled": "enabled", "Waiting": "waiting", "Error": "error"}.get(
-        wallet["state"], "setup")
-    return _page(request, user, settings, wallet, view)
+    return key_page_response(request, user, engine, settings)
 
 
 @router.get("/t/{tenant_id}/encryption-key/new", response_class=HTMLResponse)

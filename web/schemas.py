@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from web.schemas_health import HealthOut
+
 
 class Strict(BaseModel):
     """Request bodies refuse unknown fields, so a typo is named instead of ignored."""
@@ -119,50 +121,7 @@ class WalletOut(BaseModel):
     token_expires_at: str | None = None
     upgrade_available: bool | None = None
     upgrade: str | None = Field(default=None, description="What an available upgrade brings.")
-    health: dict[str, Any] | None = None
-
-
-class BackupOut(BaseModel):
-    id: str
-    workload: str
-    source: str
-    region: str
-    plaintext_size: int
-    stored_size: int
-    sha256: str | None = None
-    key_arn: str
-    key_kind: str = Field(description="byok, default or legacy.")
-    key_generation: int | None = None
-    status: str
-    error: str | None = None
-    created_at: datetime
-    completed_at: datetime | None = None
-
-
-class RestoreOut(BaseModel):
-    id: str
-    backup_id: str
-    target: str
-    status: str
-    error: str | None = None
-    created_at: datetime
-    completed_at: datetime | None = None
-
-
-class RegionHealth(BaseModel):
-    region: str
-    key_arn: str | None = None
-    status: str = Field(description="not_checked until the key-health checks run; or error.")
-    error: dict[str, Any] | None = None
-
-
-class HealthOut(BaseModel):
-    tenant_id: str
-    wallet_state: str
-    checked_at: datetime | None = Field(default=None,
-                                        description="null: no key-health check has run yet.")
-    regions: list[RegionHealth]
-    key_errors: dict[str, Any]
+    health: HealthOut | None = Field(default=None, description="Key health, as GET /health.")
 
 
 class AuditEventOut(BaseModel):
@@ -185,3 +144,15 @@ class CallbackOut(BaseModel):
     tenant_id: str
     accepted: bool
     replayed: bool
+
+
+class MigrationIssuedOut(EnableIssuedOut):
+    """The one-time upgrade bundle: `deployment_url` opens the stack's update in the console."""
+
+    migrated: bool = Field(description="true: a migration started (it waits for the stack).")
+
+
+class MigrationNoopOut(BaseModel):
+    tenant_id: str
+    migrated: bool = Field(description="false: already on the current template.")
+    message: str

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from byok import apikeys, audit, crud
 from byok.db import session_scope
-from byok.models import ApiKey, Restore, Tenant
-from starter import actions
+from byok.models import ApiKey, Tenant
 from web import schemas, services
 from web.auth import Caller, TenantCaller, deny
 from web.deps import EngineDep, LazyTemporalDep, SessionDep, SettingsDep
+from web.schemas_health import HealthOut
 
 E = schemas.ErrorOut
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -79,7 +80,7 @@ def api_keys_revoke(key_id: str, caller: TenantCaller, engine: EngineDep) -> Any
 @router.get("/wallet", tags=["wallet"], response_model=schemas.WalletOut,
             summary="The caller's BYOK wallet")
 def wallet_get(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
-    return actions.wallet_status(engine, settings, caller.tenant_id)
+    return services.wallet(engine, settings, caller.tenant_id)
 
 
 @router.post("/wallet", tags=["wallet"], response_model=schemas.EnableIssuedOut,
@@ -96,56 +97,41 @@ async def wallet_create(body: schemas.EnableIn, caller: TenantCaller, engine: En
 
 
 @router.post("/wallet/_refresh", tags=["wallet"], response_model=schemas.WalletOut,
-             summary="Re-check the caller's key now and return the wallet")
-async def wallet_refresh(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
-    return await services.refresh_wallet(engine, settings, caller.tenant_id)
+             summary="Check the caller's key now (every key and region) and return the wallet")
+async def wallet_refresh(caller: TenantCaller, engine: EngineDep, settings: SettingsDep,
+                         temporal: LazyTemporalDep) -> Any:
+    return await services.refresh_wallet(engine, settings, temporal, caller.tenant_id)
 
 
 @router.post("/wallets/{wallet_id}/_refresh", tags=["wallet"], response_model=schemas.WalletOut,
              summary="Re-check a wallet by id (the wallet id is the tenant id; own only)")
 async def wallet_refresh_by_id(wallet_id: str, caller: TenantCaller, engine: EngineDep,
-                               settings: SettingsDep) -> Any:
+                               settings: SettingsDep, temporal: LazyTemporalDep) -> Any:
     if wallet_id != caller.tenant_id:
         raise deny(engine, caller, "wallet", wallet_id)
-    return await services.refresh_wallet(engine, settings, caller.tenant_id)
+    return await services.refresh_wallet(engine, settings, temporal, caller.tenant_id)
 
 
-@router.get("/backups", tags=["backups"], response_model=list[schemas.BackupOut],
-            summary="The caller's backups, newest first")
-def backups_list(caller: TenantCaller, session: SessionDep) -> Any:
-    return services.list_backups(session, caller.tenant_id)
+@router.post("/wallet/_migrate", tags=["wallet"], response_model=schemas.MigrationIssuedOut,
+             status_code=202, summary="Upgrade a legacy (template v1) key to the multi-region "
+                                      "key; the token is in this response only",
+             responses={200: {"model": schemas.MigrationNoopOut,
+                              "description": "Already on the current template."},
+                        409: {"model": E, "description": "A migration is waiting, or the "
+                                                         "legacy key is not healthy (code)."}})
+async def wallet_migrate(caller: TenantCaller, engine: EngineDep, settings: SettingsDep,
+                         temporal: LazyTemporalDep) -> Any:
+    out = await services.start_migration(engine, settings, temporal,
+                                         tenant_id=caller.tenant_id, actor=caller.actor)
+    if not out["migrated"]:
+        return JSONResponse(schemas.MigrationNoopOut(**out).model_dump(), status_code=200)
+    return out
 
 
-@router.get("/backups/{backup_id}", tags=["backups"], response_model=schemas.BackupOut,
-            summary="One of the caller's backups")
-def backups_get(backup_id: str, caller: TenantCaller, session: SessionDep,
-                engine: EngineDep) -> Any:
-    row = services.get_backup(session, caller.tenant_id, backup_id)
-    if row is None:
-        raise deny(engine, caller, "backup", backup_id)
-    return row
-
-
-@router.get("/restores", tags=["backups"], response_model=list[schemas.RestoreOut],
-            summary="The caller's restores, newest first")
-def restores_list(caller: TenantCaller, session: SessionDep) -> Any:
-    return services.list_restores(session, caller.tenant_id)
-
-
-@router.get("/restores/{restore_id}", tags=["backups"], response_model=schemas.RestoreOut,
-            summary="One of the caller's restores")
-def restores_get(restore_id: str, caller: TenantCaller, session: SessionDep,
-                 engine: EngineDep) -> Any:
-    row = session.get(Restore, restore_id)
-    if row is None or row.tenant_id != caller.tenant_id:
-        raise deny(engine, caller, "restore", restore_id)
-    return row
-
-
-@router.get("/health", tags=["health"], response_model=schemas.HealthOut,
-            summary="Key health per region (key_errors until the health checks run)")
+@router.get("/health", tags=["health"], response_model=HealthOut,
+            summary="Key health: per key and region, findings, blast radius, alerts")
 def health(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
-    return services.health_view(actions.wallet_status(engine, settings, caller.tenant_id))
+    return services.wallet(engine, settings, caller.tenant_id)["health"]
 
 
 @router.get("/audit", tags=["audit"], response_model=list[schemas.AuditEventOut],

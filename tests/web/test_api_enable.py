@@ -30,6 +30,18 @@ async def wait_for_state(client: httpx.AsyncClient, tenant: TenantKey, *states: 
         await asyncio.sleep(0.2)
 
 
+async def enable_via_api(client: httpx.AsyncClient, tenant: TenantKey,
+                         settings: Settings) -> dict[str, Any]:
+    """Enable BYOK for `tenant` through the API, the tenant's side played by deploy_stack."""
+    issued = (await client.post("/api/v1/wallet", json=ENABLE, headers=tenant.headers)).json()
+    payload = await asyncio.to_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
+                                      token=issued["token"], external_id=issued["external_id"])
+    assert (await client.post("/api/v1/wallets/_post-process", json=payload)).status_code == 200
+    wallet = await wait_for_state(client, tenant, "Enabled", "Error")
+    assert wallet["state"] == "Enabled", wallet
+    return wallet
+
+
 async def test_enable_via_api_to_enabled(client: httpx.AsyncClient, new_tenant: NewTenant,
                                          worker: Any, settings: Settings,
                                          engine: Engine) -> None:
@@ -67,15 +79,20 @@ async def test_enable_via_api_to_enabled(client: httpx.AsyncClient, new_tenant: 
     steps = [p["step"] for p in wallet["progress"]]
     assert steps[0] == "waiting_for_stack" and steps[-1] == "enabled"
 
-    refreshed = await client.post("/api/v1/wallet/_refresh", headers=tenant.headers)
-    assert refreshed.status_code == 200 and refreshed.json()["state"] == "Enabled"
-    by_id = await client.post(f"/api/v1/wallets/{tenant.id}/_refresh", headers=tenant.headers)
-    assert by_id.status_code == 200 and by_id.json()["key_arn"] == wallet["key_arn"]
-
+    # Before any check every region of the key shows, not yet checked.
     health = (await client.get("/api/v1/health", headers=tenant.headers)).json()
     assert {r["region"] for r in health["regions"]} == set(REGIONS)
-    assert {r["status"] for r in health["regions"]} == {"not_checked"}
-    assert health["checked_at"] is None
+    assert {r["state"] for r in health["regions"]} == {"NotChecked"}
+    assert health["checked_at"] is None and health["state"] == "NotChecked"
+
+    refreshed = await client.post("/api/v1/wallet/_refresh", headers=tenant.headers)
+    assert refreshed.status_code == 200 and refreshed.json()["state"] == "Enabled"
+    fresh = refreshed.json()["health"]
+    assert fresh["check"]["checked"] and fresh["state"] == "Healthy" and fresh["checked_at"]
+    assert {r["state"] for r in fresh["regions"]} == {"Healthy"}
+    by_id = await client.post(f"/api/v1/wallets/{tenant.id}/_refresh", headers=tenant.headers)
+    assert by_id.status_code == 200 and by_id.json()["key_arn"] == wallet["key_arn"]
+    assert by_id.json()["health"]["checks"] == 2
 
     verify = (await client.get("/api/v1/audit/_verify", headers=tenant.headers)).json()
     assert verify["ok"] is True

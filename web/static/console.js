@@ -29,6 +29,12 @@ function fallbackCopy(text) {
   return ok;
 }
 
+// Panels report their state in a header: X-Wallet-State (enablement: Enabled / Error) or
+// X-Progress-State (upgrade, restore: running / done / failed). Done loads the page named
+// by data-done-url if there is one; done or failed stops polling.
+const DONE = ["Enabled", "done"];
+const STOPPED = ["Error", "NotConfigured", "failed"];
+
 function startPolling(panel) {
   const url = panel.dataset.pollUrl;
   const doneUrl = panel.dataset.doneUrl;
@@ -40,13 +46,13 @@ function startPolling(panel) {
       if (resp.status === 401) { window.location.assign("/signin"); return; }
       if (resp.ok) {
         panel.innerHTML = await resp.text();
-        const state = resp.headers.get("X-Wallet-State");
-        if (state === "Enabled") {
-          // Once enabled the page shows only the summary: load it (a GET, never a re-POST).
-          setTimeout(() => window.location.assign(doneUrl), 1200);
+        const state = resp.headers.get("X-Progress-State") || resp.headers.get("X-Wallet-State");
+        if (DONE.includes(state)) {
+          // A GET of the finished page, never a re-POST of the form that started it.
+          if (doneUrl) { setTimeout(() => window.location.assign(doneUrl), 1200); }
           return;
         }
-        if (state === "Error" || state === "NotConfigured") { return; }
+        if (STOPPED.includes(state)) { return; }
       }
     } catch (e) {
       // A network blip: keep polling.
@@ -54,8 +60,8 @@ function startPolling(panel) {
     timer = setTimeout(tick, 1000);
   }
   const initial = panel.querySelector(".progress");
-  const state = initial ? initial.dataset.state : "";
-  if (state !== "Enabled" && state !== "Error") { timer = setTimeout(tick, 1000); }
+  const state = initial ? (initial.dataset.progress || initial.dataset.state) : "";
+  if (!DONE.includes(state) && !STOPPED.includes(state)) { timer = setTimeout(tick, 1000); }
   return () => clearTimeout(timer);
 }
 
