@@ -16,6 +16,12 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 # Accounts closed through the control endpoint; checked on every request by the server.
 closed: set[str] = set()
 
+# Access key id -> (account, IAM partition) where moto keeps it. moto's get_account_id_from
+# walks every account's IAM backend for each request signed with a temporary or IAM-user key:
+# O(accounts) per request. A hit is re-checked against that backend, so a deleted key or a reset
+# is never served from here.
+_key_accounts: dict[str, tuple[str, str]] = {}
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -38,9 +44,29 @@ def account_of(access_key: str | None) -> str | None:
         return None
     if ROOT_KEY.fullmatch(access_key):
         return access_key
-    from moto.iam.models import get_account_id_from
+    return account_of_key(access_key)
 
-    return get_account_id_from(access_key)
+
+def account_of_key(access_key: str) -> str:
+    """moto's get_account_id_from (the account holding an IAM access key, else moto's default
+    account), O(1) for a key seen before."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    hit = _key_accounts.get(access_key)
+    if hit is not None:
+        # dict.get, not [...]: moto's BackendDict creates missing accounts on lookup.
+        partitions = dict.get(iam_backends, hit[0])
+        backend = dict.get(partitions, hit[1]) if partitions is not None else None
+        if backend is not None and access_key in backend.access_keys:
+            return hit[0]
+        _key_accounts.pop(access_key, None)
+    for account_id, partitions in list(iam_backends.items()):
+        for partition, backend in list(partitions.items()):
+            if access_key in backend.access_keys:
+                _key_accounts[access_key] = (account_id, partition)
+                return str(account_id)
+    return DEFAULT_ACCOUNT_ID
 
 
 def caller_of(access_key: str, account: str) -> Caller:
@@ -59,9 +85,20 @@ def caller_of(access_key: str, account: str) -> Caller:
     return Caller(account, f"arn:aws:iam::{account}:root")
 
 
+def _indexing(original: Any) -> Any:
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = original(self, *args, **kwargs)
+        _key_accounts[key.access_key_id] = (self.account_id, self.region_name)
+        return key
+
+    create.__name__ = original.__name__
+    return create
+
+
 def apply() -> None:
     """Teach moto's request parsing that a 12-digit access key id selects that account."""
     from moto.core.responses import BaseResponse
+    from moto.iam import models as iam_models
 
     original_key = BaseResponse.get_access_key
     original_account = BaseResponse.get_current_account
@@ -78,5 +115,11 @@ def apply() -> None:
             return key
         return original_account(self)
 
+    # Index every access key moto creates (AssumeRole sessions, IAM users' keys) as it is made,
+    # so that even a key's first request needs no walk over all accounts.
+    for name in ("create_temp_access_key", "create_access_key"):
+        setattr(iam_models.IAMBackend, name, _indexing(getattr(iam_models.IAMBackend, name)))
     BaseResponse.get_access_key = get_access_key  # type: ignore[method-assign]
     BaseResponse.get_current_account = get_current_account  # type: ignore[method-assign]
+    # moto imports it at call time (BaseResponse.get_current_account), so this reaches moto too.
+    iam_models.get_account_id_from = account_of_key

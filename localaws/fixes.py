@@ -15,13 +15,14 @@ def apply() -> None:
     with _lock:
         if _applied:
             return
-        from . import accounts, cfn_fixes, kms_fixes, kms_guard, sts_fixes
+        from . import accounts, cfn_fixes, kms_fixes, kms_guard, speed, sts_fixes
 
         accounts.apply()
         kms_fixes.apply()
         kms_guard.apply()
         sts_fixes.apply()
         cfn_fixes.apply()
+        speed.apply()
         _applied = True
 
 
@@ -33,6 +34,7 @@ def reset_state() -> None:
 
     moto_api_backend.reset()
     accounts.closed.clear()
+    accounts._key_accounts.clear()
     clock.reset()
     faults.clear()
     kms_fixes.reset()

@@ -35,7 +35,7 @@ def _control(method: str, path: str, body: dict[str, Any]) -> Response:
             days=body.get("days", 0), hours=body.get("hours", 0), seconds=body.get("seconds", 0)
         )
         result = {"now": clock.advance(delta).isoformat() + "Z"}
-        kms_fixes.sweep()
+        kms_fixes.sweep(full=True)
     elif path == "clock" and method == "GET":
         result = {"now": clock.now().isoformat() + "Z"}
     elif path == "accounts/close" and method == "POST":
