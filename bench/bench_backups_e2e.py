@@ -6,29 +6,18 @@ import argparse
 import asyncio
 import os
 import secrets
-import sys
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities.aws import AwsClients
+from bench.stack import REGION, TENANT_ACCOUNT, act_as_service, embedded_stack
 from byok import crud
 from byok.backups import new_id
-from byok.db import make_engine, migrate, session_scope
+from byok.db import session_scope
 from byok.messages import BackupInput
-from byok.settings import Settings, load_settings
-from starter.bootstrap import ensure_service_resources
-from worker import build_worker
+from byok.settings import Settings
 from workflows.backup import BackupWorkflow
-
-ROOT = Path(__file__).resolve().parents[1]
-SERVICE_ACCOUNT, TENANT_ACCOUNT, REGION = "111122223333", "444455556666", "us-east-1"
 
 
 async def backups(client: Client, settings: Settings, tenant: str, src: Path, n: int,
@@ -55,43 +44,20 @@ async def backups(client: Client, settings: Settings, tenant: str, src: Path, n:
 
 
 async def main_async(sizes: list[int], size: int, concurrency: int, db_file: bool) -> None:
-    # The editable install does not map localaws (it is dev-only): import it from the checkout.
-    sys.path.insert(0, str(ROOT))
-    from localaws import LocalAws
-
-    with tempfile.TemporaryDirectory() as tmp, LocalAws() as local:
-        work = Path(tmp)
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
-            dev_server_database_filename=str(work / "temporal.db") if db_file else None,
-            search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
-                               SearchAttributeKey.for_keyword("WalletState")])
-        try:
-            settings = load_settings(home=work / "home", aws_endpoint_url=local.url,
-                                     database_url="", task_queue="bench-e2e")
-            engine = make_engine(settings.db_url)
-            migrate(engine)
-            aws = AwsClients(settings)
-            ensure_service_resources(aws, settings)
-            with session_scope(engine) as session:
-                t = crud.create_tenant(session, name=f"bench-{secrets.token_hex(3)}")
-                crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
-                                     regions=[REGION])
-                tenant = t.id
-            src = work / "src"
-            src.write_bytes(os.urandom(size))
-            rows = []
-            with ThreadPoolExecutor(max_workers=64) as executor:
-                async with build_worker(env.client, settings, engine, aws, executor):
-                    # Warm-up: imports, first KMS key, first DB connections.
-                    await backups(env.client, settings, tenant, src, 20, concurrency)
-                    for n in sizes:
-                        secs = await backups(env.client, settings, tenant, src, n,
-                                             concurrency)
-                        rows.append((n, secs))
-        finally:
-            await env.shutdown()
+    async with embedded_stack("bench-e2e", db_file) as stack:
+        with session_scope(stack.engine) as session:
+            t = crud.create_tenant(session, name=f"bench-{secrets.token_hex(3)}")
+            crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
+                                 regions=[REGION])
+            tenant = t.id
+        src = stack.work / "src"
+        src.write_bytes(os.urandom(size))
+        rows = []
+        # Warm-up: imports, first KMS key, first DB connections.
+        await backups(stack.client, stack.settings, tenant, src, 20, concurrency)
+        for n in sizes:
+            rows.append((n, await backups(stack.client, stack.settings, tenant, src, n,
+                                          concurrency)))
     store = "SQLite file" if db_file else "in memory"
     print(f"End to end: BackupWorkflow (plan, stream+encrypt, catalog) of {size} B each, "
           f"{concurrency} in flight, one worker; Temporal dev server ({store}), localaws, "
@@ -115,10 +81,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true",
                         help="Temporal dev server in memory instead of a SQLite file")
     args = parser.parse_args()
-    # Act as the service's account on localaws, never as a real AWS user.
-    os.environ.update(AWS_ACCESS_KEY_ID=SERVICE_ACCOUNT, AWS_SECRET_ACCESS_KEY="local",
-                      AWS_DEFAULT_REGION=REGION)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
+    act_as_service()
     asyncio.run(main_async(args.n, args.size, args.concurrency, not args.memory))
 
 

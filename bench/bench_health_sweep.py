@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities.aws import AwsClients
-from byok.db import make_engine, migrate
+from bench.stack import act_as_service, embedded_stack
 from byok.health_messages import SweepInput, SweepResult
-from byok.settings import Settings, load_settings
-from starter.bootstrap import ensure_service_resources
+from byok.settings import Settings
 from starter.health_seed import REGIONS, seed_tenant
-from worker import build_worker
 from workflows.health_sweep import HealthSweepWorkflow
-
-ROOT = Path(__file__).resolve().parents[1]
-SERVICE_ACCOUNT = "111122223333"
 
 
 def seed(engine: Engine, settings: Settings, first: int, last: int) -> float:
@@ -49,38 +36,17 @@ async def sweep(client: Client, settings: Settings, name: str, concurrency: int,
 
 
 async def main_async(sizes: list[int], concurrency: int, per_run: int, db_file: bool) -> None:
-    sys.path.insert(0, str(ROOT))  # localaws is dev-only: import it from the checkout
-    from localaws import LocalAws
-
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, LocalAws() as local:
-        work = Path(tmp)
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
-            dev_server_database_filename=str(work / "temporal.db") if db_file else None,
-            search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
-                               SearchAttributeKey.for_keyword("WalletState")])
-        try:
-            settings = load_settings(home=work / "home", aws_endpoint_url=local.url,
-                                     database_url="", task_queue="bench-health")
-            engine = make_engine(settings.db_url)
-            migrate(engine)
-            aws = AwsClients(settings)
-            ensure_service_resources(aws, settings)
-            seeded = 0
-            with ThreadPoolExecutor(max_workers=64) as executor:
-                async with build_worker(env.client, settings, engine, aws, executor):
-                    for n in sizes:
-                        seed_secs = await asyncio.to_thread(seed, engine, settings, seeded, n)
-                        seeded = n
-                        secs, result = await sweep(env.client, settings, str(n), concurrency,
-                                                   per_run)
-                        assert result.checked + result.handed_off == n, result
-                        assert result.failed == 0 and result.changed == 0, result
-                        rows.append((n, seed_secs, secs))
-        finally:
-            await env.shutdown()
+    async with embedded_stack("bench-health", db_file) as stack:
+        seeded = 0
+        for n in sizes:
+            seed_secs = await asyncio.to_thread(seed, stack.engine, stack.settings, seeded, n)
+            seeded = n
+            secs, result = await sweep(stack.client, stack.settings, str(n), concurrency,
+                                       per_run)
+            assert result.checked + result.handed_off == n, result
+            assert result.failed == 0 and result.changed == 0, result
+            rows.append((n, seed_secs, secs))
     store = "SQLite file" if db_file else "in memory"
     print(f"Key-health sweep: HealthSweepWorkflow -> one KeyHealthWorkflow child per tenant "
           f"({len(REGIONS)} regions: AssumeRole + ExternalId probe + DescribeKey and a data-key "
@@ -107,10 +73,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true",
                         help="Temporal dev server in memory instead of a SQLite file")
     args = parser.parse_args()
-    # Act as the service's account on localaws, never as a real AWS user.
-    os.environ.update(AWS_ACCESS_KEY_ID=SERVICE_ACCOUNT, AWS_SECRET_ACCESS_KEY="local",
-                      AWS_DEFAULT_REGION=REGIONS[0])
-    os.environ.pop("AWS_SESSION_TOKEN", None)
+    act_as_service()
     asyncio.run(main_async(args.n, args.concurrency, args.per_run, not args.memory))
 
 
