@@ -12,7 +12,7 @@ from moto.cloudformation.parsing import ResourceMap
 from moto.iam.models import Role
 from moto.kms.models import Key, kms_backends
 
-from . import cfn_custom, kms_fixes
+from . import cfn_custom, kms_deletion
 
 
 def _bool(value: Any, default: bool) -> bool:
@@ -76,8 +76,8 @@ def update_key(
 
 def delete_key(self: Key, account_id: str, region_name: str) -> None:
     # AWS schedules deletion of a stack's key (PendingWindowInDays, default 30); it never deletes.
-    if self.key_state not in kms_fixes.PENDING:
-        kms_fixes.schedule(self, getattr(self, "pending_window_in_days", 30))
+    if self.key_state not in kms_deletion.PENDING:
+        kms_deletion.schedule(self, getattr(self, "pending_window_in_days", 30))
 
 
 def _update_role(original: Any) -> Any:

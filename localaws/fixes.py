@@ -15,10 +15,11 @@ def apply() -> None:
     with _lock:
         if _applied:
             return
-        from . import accounts, cfn_fixes, kms_fixes, kms_guard, speed, sts_fixes
+        from . import accounts, cfn_fixes, kms_deletion, kms_fixes, kms_guard, speed, sts_fixes
 
         accounts.apply()
         kms_fixes.apply()
+        kms_deletion.apply()
         kms_guard.apply()
         sts_fixes.apply()
         cfn_fixes.apply()
@@ -30,11 +31,11 @@ def reset_state() -> None:
     """Wipe moto's backends (all accounts and regions) and localaws's own state."""
     from moto.moto_api._internal.models import moto_api_backend
 
-    from . import accounts, clock, faults, kms_fixes
+    from . import accounts, clock, faults, kms_deletion
 
     moto_api_backend.reset()
     accounts.closed.clear()
     accounts._key_accounts.clear()
     clock.reset()
     faults.clear()
-    kms_fixes.reset()
+    kms_deletion.reset()

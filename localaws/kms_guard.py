@@ -10,7 +10,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.kms.models import Key
 from moto.kms.responses import KmsResponse
 
-from . import kms_fixes, policy
+from . import kms_deletion, kms_fixes, policy
 from .accounts import caller_of
 
 # response method -> (IAM action, which parameter names the key, key-state rule)
@@ -43,7 +43,7 @@ def _key(response: KmsResponse, param: str) -> Key | None:
             return None  # moto answers InvalidCiphertextException
         if key_id not in backend.keys:
             arn = f"arn:aws:kms:{response.region}:{response.current_account}:key/{key_id}"
-            if arn in kms_fixes.deleted_arns:
+            if arn in kms_deletion.deleted_arns:
                 raise JsonRESTError("NotFoundException", f"Key '{arn}' does not exist")
             return None
         return backend.keys[key_id]
@@ -58,10 +58,10 @@ def _check_state(key: Key, rule: str | None) -> None:
     state = key.key_state
     if rule == CRYPTO and state == "Disabled":
         raise JsonRESTError("DisabledException", f"{key.arn} is disabled.")
-    if rule in (CRYPTO, MANAGE) and state in kms_fixes.PENDING:
+    if rule in (CRYPTO, MANAGE) and state in kms_deletion.PENDING:
         what = "pending deletion" if state == "PendingDeletion" else "pending replica deletion"
         raise JsonRESTError("KMSInvalidStateException", f"{key.arn} is {what}.")
-    if rule == "cancel" and state not in kms_fixes.PENDING:
+    if rule == "cancel" and state not in kms_deletion.PENDING:
         raise JsonRESTError("KMSInvalidStateException", f"{key.arn} is not pending deletion.")
 
 
@@ -81,7 +81,7 @@ def _check_policy(response: KmsResponse, key: Key, action: str) -> None:
 
 def check(response: KmsResponse, method: str) -> None:
     action, param, rule = OPERATIONS[method]
-    kms_fixes.sweep()
+    kms_deletion.sweep()
     checks = [(param, action)]
     if method == "re_encrypt":
         checks.append(("DestinationKeyId", "kms:ReEncryptTo"))

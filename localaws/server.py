@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import accounts, cfn_custom, clock, faults, fixes, kms_fixes
+from . import accounts, cfn_custom, clock, faults, fixes, kms_deletion
 from .control import LocalAwsControl
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -35,7 +35,7 @@ def _control(method: str, path: str, body: dict[str, Any]) -> Response:
             days=body.get("days", 0), hours=body.get("hours", 0), seconds=body.get("seconds", 0)
         )
         result = {"now": clock.advance(delta).isoformat() + "Z"}
-        kms_fixes.sweep(full=True)
+        kms_deletion.sweep(full=True)
     elif path == "clock" and method == "GET":
         result = {"now": clock.now().isoformat() + "Z"}
     elif path == "accounts/close" and method == "POST":
@@ -104,7 +104,7 @@ class LocalAwsApp:
                 json_protocol, fault.error_code, fault.message, fault.status
             )
         if service == "kms":
-            kms_fixes.sweep()
+            kms_deletion.sweep()
         return None
 
     @staticmethod
