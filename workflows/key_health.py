@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.health import KeyHealthActivities
     from byok.health_messages import (
         AlertRef,
         HealthCheckInput,
@@ -48,15 +49,16 @@ class KeyHealthWorkflow:
         try:
             # Throttling is retried here with backoff; only a finished check is recorded, so
             # a check that never got through raises no alert (false or otherwise).
-            report: HealthReport = await workflow.execute_activity(
-                "check_key_health", inp, result_type=HealthReport,
+            report: HealthReport = await workflow.execute_activity_method(
+                KeyHealthActivities.check_key_health, inp,
                 start_to_close_timeout=policies.AWS_TIMEOUT, retry_policy=policies.AWS)
         except ActivityError as err:
             return HealthOutcome(inp.tenant_id, False, error=str(err.cause or err))
         info = workflow.info()
-        rec: RecordResult = await workflow.execute_activity(
-            "record_health", RecordInput(f"{info.workflow_id}/{info.run_id}", report),
-            result_type=RecordResult, start_to_close_timeout=policies.SHORT,
+        rec: RecordResult = await workflow.execute_activity_method(
+            KeyHealthActivities.record_health,
+            RecordInput(f"{info.workflow_id}/{info.run_id}", report),
+            start_to_close_timeout=policies.SHORT,
             retry_policy=policies.DB)
         if rec.alert_id:
             # Delivery may retry for hours; it must not hold up the next check.
