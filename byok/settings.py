@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from byok.errors import InvalidSettings
+from byok.keyspec import dev_key, parse_keys
 
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
@@ -62,6 +63,16 @@ class Settings(BaseSettings):
 
     operator_api_key: str = "dev-operator-key-change-me"  # dev default; compose requires a real one
     session_secret: str = "dev-session-secret-change-me"  # noqa: S105 - dev default
+    # Temporal payloads and failures are encrypted with these (id:base64 32-byte keys, newest
+    # first); the audit chain is keyed (HMAC) with its own. Dev defaults are public.
+    payload_keys: str = dev_key("payload")
+    audit_keys: str = dev_key("audit")
+
+    @field_validator("payload_keys", "audit_keys")
+    @classmethod
+    def _keys(cls, v: str) -> str:
+        parse_keys(v)  # the error's location names the variable
+        return v
 
     @field_validator("control_plane_region")
     @classmethod

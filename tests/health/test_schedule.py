@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from byok.settings import Settings
+from byok.codec import data_converter
+from byok.settings import Settings, load_settings
 from tests.conftest import VENV_BIN
 from workflows.key_health import ensure_health_schedule, schedule_id
 
@@ -20,7 +20,7 @@ from workflows.key_health import ensure_health_schedule, schedule_id
 @pytest.fixture
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(load_settings().payload_keys),
         dev_server_existing_path=str(VENV_BIN / "temporal"),
         search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
                            SearchAttributeKey.for_keyword("WalletState")])
