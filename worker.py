@@ -23,11 +23,13 @@ from activities.notify import NotifyActivities
 from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
+from byok.audit_anchor import AnchorStore, FileAnchors, S3Anchors
 from byok.db import make_engine, migrate
 from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
 from byok.temporal import connect
 from workflows.alert_delivery import AlertDeliveryWorkflow
+from workflows.audit_anchor import AuditAnchorWorkflow, ensure_anchor_schedule
 from workflows.backup import BackupWorkflow
 from workflows.enable_byok import EnableByokWorkflow
 from workflows.health_sweep import HealthSweepWorkflow
@@ -36,13 +38,19 @@ from workflows.migrate_byok import MigrateByokWorkflow
 from workflows.restore import RestoreWorkflow
 
 WORKFLOWS = [EnableByokWorkflow, MigrateByokWorkflow, BackupWorkflow, RestoreWorkflow,
-             KeyHealthWorkflow, HealthSweepWorkflow, AlertDeliveryWorkflow]
+             KeyHealthWorkflow, HealthSweepWorkflow, AlertDeliveryWorkflow, AuditAnchorWorkflow]
 
 
 def vault_store(settings: Settings, aws: AwsClients) -> VaultStore:
     if settings.vault_backend == "s3":
         return S3Store(aws.service("s3"), settings.vault_bucket)
     return FileStore(settings.vault_dir)
+
+
+def anchor_store(settings: Settings, aws: AwsClients) -> AnchorStore:
+    if settings.vault_backend == "s3":
+        return S3Anchors(aws.service("s3"), settings.vault_bucket, settings.audit_anchor_lock_days)
+    return FileAnchors(settings.anchor_dir)
 
 
 def key_cache(settings: Settings) -> KeyCache:
@@ -54,7 +62,7 @@ def key_cache(settings: Settings) -> KeyCache:
 def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[Callable[..., Any]]:
     """Every activity of every class, each class built once with its clients."""
     classes = [
-        AuditActivities(engine),
+        AuditActivities(engine, anchor_store(settings, aws)),
         CatalogActivities(engine, settings),
         StsActivities(aws, engine),
         KmsActivities(aws, engine),
@@ -83,13 +91,14 @@ def build_worker(client: Client, settings: Settings, engine: Engine, aws: AwsCli
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     migrate(engine)
     aws = AwsClients(settings)
     if settings.aws_endpoint_url:
         from starter.bootstrap import ensure_service_resources
         ensure_service_resources(aws, settings)
     client = await connect(settings)
+    await ensure_anchor_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=64) as executor:
         worker = build_worker(client, settings, engine, aws, executor)
         print(f"worker ready on task queue {settings.task_queue}", flush=True)

@@ -1,4 +1,5 @@
-"""AuditActivities: workflows record each step in the tenant's hash-chained history."""
+"""AuditActivities: workflows record each step in the tenant's keyed chain; the chains'
+heads are anchored outside the database on a schedule."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from temporalio import activity
 
 from activities.base import byok_errors
 from byok import audit
-from byok.db import session_scope
-from byok.messages import AuditInput, Done
+from byok.audit_anchor import AnchorStore, anchor_name, seal
+from byok.db import audit_keys, session_scope
+from byok.messages import AnchorInput, AnchorResult, AuditInput, Done
+from byok.models import utcnow
 
 
 class AuditActivities:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, engine: Engine, anchors: AnchorStore):
+        self.engine, self.anchors = engine, anchors
 
     @activity.defn(name="record_audit")
     @byok_errors
@@ -23,3 +26,14 @@ class AuditActivities:
             audit.append(session, tenant_id=inp.tenant_id, actor=inp.actor, action=inp.action,
                          details=dict(inp.details), event_key=inp.event_key)
         return Done()
+
+    @activity.defn
+    @byok_errors
+    def anchor_audit_heads(self, inp: AnchorInput) -> AnchorResult:
+        # A retry writes one more snapshot under a new name: anchors never overwrite.
+        with session_scope(self.engine) as session:
+            heads = audit.heads(session)
+        at = utcnow()
+        name = anchor_name(at)
+        self.anchors.put(name, seal(heads, audit_keys(self.engine), at))
+        return AnchorResult(name, len(heads))

@@ -93,7 +93,7 @@ def main() -> None:
         work = Path(tmp)
         settings = load_settings(home=work / "home", aws_endpoint_url=local.url,
                                  database_url="")
-        engine = make_engine(settings.db_url)
+        engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
         migrate(engine)
         aws = AwsClients(settings)
         ensure_service_resources(aws, settings)

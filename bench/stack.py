@@ -60,7 +60,7 @@ async def embedded_stack(task_queue: str, db_file: bool) -> AsyncIterator[Stack]
         try:
             settings = load_settings(home=work / "home", aws_endpoint_url=local.url,
                                      database_url="", task_queue=task_queue)
-            engine = make_engine(settings.db_url)
+            engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
             migrate(engine)
             aws = AwsClients(settings)
             ensure_service_resources(aws, settings)

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # first); the audit chain is keyed (HMAC) with its own. Dev defaults are public.
     payload_keys: str = dev_key("payload")
     audit_keys: str = dev_key("audit")
+    # Every chain's head is sealed and written outside the database this often (a folder
+    # under home, or the vault bucket with BYOK_VAULT_BACKEND=s3, there under Object Lock
+    # for BYOK_AUDIT_ANCHOR_LOCK_DAYS when > 0: the bucket must have Object Lock enabled).
+    audit_anchor_interval_seconds: int = Field(default=3600, ge=60)
+    audit_anchor_lock_days: int = Field(default=0, ge=0, le=3650)
 
     @field_validator("payload_keys", "audit_keys")
     @classmethod
@@ -104,6 +109,10 @@ class Settings(BaseSettings):
     @property
     def vault_dir(self) -> Path:
         return self.home / "vault"
+
+    @property
+    def anchor_dir(self) -> Path:
+        return self.home / "audit-anchors"
 
 
 def load_settings(**overrides: object) -> Settings:

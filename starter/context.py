@@ -29,7 +29,7 @@ class Ctx:
 
     @cached_property
     def engine(self) -> Engine:
-        engine = make_engine(self.settings.db_url)
+        engine = make_engine(self.settings.db_url, audit_keys=self.settings.audit_keys)
         migrate(engine)
         return engine
 

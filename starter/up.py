@@ -218,7 +218,7 @@ def _stop_all(started: list[Child]) -> None:
 def _migrate(settings: Settings) -> None:
     from byok.db import make_engine, migrate
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     try:
         migrate(engine)
     finally:
