@@ -13,7 +13,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.aws import AwsClients
 from activities.catalog import CatalogActivities
 from activities.cloudformation import CloudFormationActivities
 from activities.health import KeyHealthActivities
@@ -23,6 +22,7 @@ from activities.notify import NotifyActivities
 from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
+from byok.aws import AwsClients
 from byok.db import make_engine, migrate
 from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
@@ -85,10 +85,9 @@ async def main() -> None:
     settings = load_settings()
     engine = make_engine(settings.db_url)
     migrate(engine)
+    # The service's own resources exist before any worker starts (`byok up` and
+    # `byok provision` make them); a worker never provisions.
     aws = AwsClients(settings)
-    if settings.aws_endpoint_url:
-        from starter.bootstrap import ensure_service_resources
-        ensure_service_resources(aws, settings)
     client = await connect(settings)
     with ThreadPoolExecutor(max_workers=64) as executor:
         worker = build_worker(client, settings, engine, aws, executor)

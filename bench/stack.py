@@ -18,10 +18,10 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.aws import AwsClients
+from byok.aws import AwsClients
 from byok.db import make_engine, migrate
 from byok.settings import Settings, load_settings
-from starter.bootstrap import ensure_service_resources
+from control.service import ensure_service_resources
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
