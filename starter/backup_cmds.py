@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +12,8 @@ import typer
 from starter.context import Ctx, console, context, emit, run, run_async
 
 if TYPE_CHECKING:
+    import asyncio
+
     from temporalio.client import Client
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -36,6 +37,8 @@ async def _with_progress(ctx: Ctx, workflow_id: str, total: int | None,
     """Show the transfer's heartbeats as a progress bar while the workflow runs."""
     if quiet:
         return await work
+    import asyncio
+
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     columns = [BarColumn(), DownloadColumn(), TransferSpeedColumn()]
@@ -75,6 +78,8 @@ def backup(
         source = f"file://{Path(source).resolve()}"
 
     async def body() -> None:
+        import asyncio
+
         backup_id = new_id("bk")
         size = Path(source[7:]).stat().st_size if source.startswith("file://") and \
             Path(source[7:]).is_file() else None

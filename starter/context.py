@@ -5,7 +5,6 @@ libraries; a command loads what it uses when it runs."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -93,6 +92,8 @@ def run(fn: Callable[[], T]) -> T:
 
 
 def run_async(coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    import asyncio
+
     async def guarded() -> T:
         try:
             return await coro()
