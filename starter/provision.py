@@ -12,8 +12,9 @@ def provision(settings: Settings, env: Mapping[str, str] | None = None) -> None:
     (idempotent). `env`: the credentials and endpoint the stack's children get, when `byok up`
     provisions its localaws for them."""
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    from byok.aws import AwsClients
+    from byok.aws import AwsClients, map_error
     from control.service import ensure_service_resources
 
     session = None
@@ -23,4 +24,7 @@ def provision(settings: Settings, env: Mapping[str, str] | None = None) -> None:
         session = boto3.Session(aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
                                 aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
                                 region_name=settings.control_plane_region)
-    ensure_service_resources(AwsClients(settings, session), settings)
+    try:
+        ensure_service_resources(AwsClients(settings, session), settings)
+    except (ClientError, BotoCoreError) as exc:  # printed plainly, as every refusal is
+        raise map_error(exc) from None
