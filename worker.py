@@ -13,7 +13,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.aws import AwsClients
 from activities.catalog import CatalogActivities
 from activities.cloudformation import CloudFormationActivities
 from activities.health import KeyHealthActivities
@@ -24,6 +23,7 @@ from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
 from byok.audit_anchor import AnchorStore, FileAnchors, S3Anchors
+from byok.aws import AwsClients
 from byok.db import make_engine, migrate
 from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
@@ -93,10 +93,9 @@ async def main() -> None:
     settings = load_settings()
     engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     migrate(engine)
+    # The service's own resources exist before any worker starts (`byok up` and
+    # `byok provision` make them); a worker never provisions.
     aws = AwsClients(settings)
-    if settings.aws_endpoint_url:
-        from starter.bootstrap import ensure_service_resources
-        ensure_service_resources(aws, settings)
     client = await connect(settings)
     await ensure_anchor_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=64) as executor:

@@ -17,11 +17,11 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from activities.aws import AwsClients
+from byok.aws import AwsClients
 from byok.codec import data_converter
 from byok.db import make_engine, migrate
 from byok.settings import Settings, load_settings
-from starter.bootstrap import ensure_service_resources
+from control.service import ensure_service_resources
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]

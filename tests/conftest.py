@@ -104,8 +104,8 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def aws(settings: Settings, localaws: object) -> object:
     """Fresh localaws state with the service's own resources provisioned."""
-    from activities.aws import AwsClients
-    from starter.bootstrap import ensure_service_resources
+    from byok.aws import AwsClients
+    from control.service import ensure_service_resources
 
     localaws.reset()  # type: ignore[attr-defined]
     clients = AwsClients(settings)
