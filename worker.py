@@ -22,7 +22,7 @@ from activities.notify import NotifyActivities
 from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
-from byok.audit_anchor import AnchorStore, FileAnchors, S3Anchors
+from byok.audit_anchor import anchor_store
 from byok.aws import AwsClients
 from byok.db import make_engine, migrate
 from byok.keycache import KeyCache
@@ -45,12 +45,6 @@ def vault_store(settings: Settings, aws: AwsClients) -> VaultStore:
     if settings.vault_backend == "s3":
         return S3Store(aws.service("s3"), settings.vault_bucket)
     return FileStore(settings.vault_dir)
-
-
-def anchor_store(settings: Settings, aws: AwsClients) -> AnchorStore:
-    if settings.vault_backend == "s3":
-        return S3Anchors(aws.service("s3"), settings.vault_bucket, settings.audit_anchor_lock_days)
-    return FileAnchors(settings.anchor_dir)
 
 
 def key_cache(settings: Settings) -> KeyCache:

@@ -8,10 +8,9 @@ from temporalio import activity
 
 from activities.base import byok_errors
 from byok import audit
-from byok.audit_anchor import AnchorStore, anchor_name, seal
-from byok.db import audit_keys, session_scope
+from byok.audit_anchor import AnchorStore, write_anchor
+from byok.db import session_scope
 from byok.messages import AnchorInput, AnchorResult, AuditInput, Done
-from byok.models import utcnow
 
 
 class AuditActivities:
@@ -31,9 +30,4 @@ class AuditActivities:
     @byok_errors
     def anchor_audit_heads(self, inp: AnchorInput) -> AnchorResult:
         # A retry writes one more snapshot under a new name: anchors never overwrite.
-        with session_scope(self.engine) as session:
-            heads = audit.heads(session)
-        at = utcnow()
-        name = anchor_name(at)
-        self.anchors.put(name, seal(heads, audit_keys(self.engine), at))
-        return AnchorResult(name, len(heads))
+        return AnchorResult(*write_anchor(self.engine, self.anchors))

@@ -11,7 +11,13 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from byok.aws import AwsClients
+    from byok.settings import Settings
 
 PREFIX = "audit-anchors/"
 
@@ -119,3 +125,26 @@ class S3Anchors:
 def latest_anchor(store: AnchorStore, keys: dict[str, bytes]) -> Anchor | None:
     found = store.latest()
     return unseal(found[0], found[1], keys) if found else None
+
+
+def anchor_store(settings: Settings, aws: AwsClients | None = None) -> AnchorStore:
+    """The vault bucket with the S3 vault (then `aws` is needed), else a folder under home."""
+    if settings.vault_backend == "s3":
+        if aws is None:
+            raise ValueError("the S3 anchor store needs AWS clients")
+        return S3Anchors(aws.service("s3"), settings.vault_bucket, settings.audit_anchor_lock_days)
+    return FileAnchors(settings.anchor_dir)
+
+
+def write_anchor(engine: Engine, store: AnchorStore) -> tuple[str, int]:
+    """Seal every chain's head now; returns (anchor name, chains anchored)."""
+    from byok import audit
+    from byok.db import audit_keys, session_scope
+    from byok.models import utcnow
+
+    with session_scope(engine) as session:
+        heads = audit.heads(session)
+    at = utcnow()
+    name = anchor_name(at)
+    store.put(name, seal(heads, audit_keys(engine), at))
+    return name, len(heads)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from byok import apikeys, audit, crud
-from byok.db import session_scope
+from byok.audit_anchor import AnchorInvalid, AnchorStore, latest_anchor, write_anchor
+from byok.db import audit_keys, session_scope
 from byok.models import ApiKey, AuditEvent, AwsConnection, Tenant
 
 
@@ -65,6 +66,19 @@ def audit_history(engine: Engine, tenant: str, limit: int = 1000) -> list[AuditE
         return audit.history(session, crud.get_tenant(session, ref=tenant).id, limit=limit)
 
 
-def audit_verify(engine: Engine, tenant: str) -> audit.ChainReport:
+def audit_verify(engine: Engine, tenant: str,
+                 anchors: AnchorStore | None = None) -> audit.ChainReport:
+    """Verify the keyed chain; with `anchors`, against the newest anchor outside the database
+    too (a chain cut back or rewritten as a whole shows only there)."""
     with session_scope(engine) as session:
-        return audit.verify(session, crud.get_tenant(session, ref=tenant).id)
+        tenant_id = crud.get_tenant(session, ref=tenant).id
+    try:
+        anchor = latest_anchor(anchors, audit_keys(engine)) if anchors else None
+    except AnchorInvalid as exc:
+        return audit.ChainReport(False, 0, None, str(exc))
+    with session_scope(engine) as session:
+        return audit.verify(session, tenant_id, anchor.for_tenant(tenant_id) if anchor else None)
+
+
+def audit_anchor_now(engine: Engine, anchors: AnchorStore) -> tuple[str, int]:
+    return write_anchor(engine, anchors)

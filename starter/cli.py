@@ -190,15 +190,29 @@ def wait(tenant: TenantOpt,
 
 
 @app.command("audit")
-def audit_cmd(tenant: TenantOpt, verify: Annotated[bool, typer.Option("--verify")] = False,
+def audit_cmd(tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name.")] = "",
+              verify: Annotated[bool, typer.Option("--verify", help=(
+                  "Verify the keyed chain, and against the newest anchor."))] = False,
+              anchor: Annotated[bool, typer.Option("--anchor", help=(
+                  "Anchor every chain's head outside the database now."))] = False,
               as_json: JsonOpt = False) -> None:
-    """List the tenant's audit history, or verify its hash chain."""
+    """List the tenant's audit history, verify its chain, or anchor every chain now."""
+    from byok.audit_anchor import anchor_store
     from control import tenants
     ctx = context()
 
     def body() -> None:
+        if anchor:
+            name, chains = tenants.audit_anchor_now(ctx.engine, anchor_store(ctx.settings,
+                                                                             ctx.aws))
+            emit({"anchor": name, "chains": chains}, as_json,
+                 lambda: console.print(f"anchored {chains} chains as {name}"))
+            return
+        if not tenant:
+            fail("--tenant is required (or --anchor)")
         if verify:
-            report = tenants.audit_verify(ctx.engine, tenant)
+            report = tenants.audit_verify(ctx.engine, tenant,
+                                          anchor_store(ctx.settings, ctx.aws))
             data = {"ok": report.ok, "events": report.count,
                     "first_bad_seq": report.first_bad_seq, "problem": report.problem}
             emit(data, as_json, lambda: console.print(
@@ -257,3 +271,13 @@ def demo(migration: Annotated[bool, typer.Option(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("codec-server")
+def codec_server(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8234) -> None:
+    """Serve the payload codec to the Temporal UI (its --ui-codec-endpoint), on loopback only:
+    it holds BYOK_PAYLOAD_KEYS, so it is an operator's tool, never exposed to tenants."""
+    import uvicorn
+
+    from web.codec_server import codec_app
+    uvicorn.run(codec_app(context().settings), host="127.0.0.1", port=port, log_level="warning")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from temporalio.client import Client
 
+    from byok.aws import AwsClients
     from byok.settings import Settings
 
 T = TypeVar("T")
@@ -57,6 +58,12 @@ class Ctx:
         engine = make_engine(self.settings.db_url, audit_keys=self.settings.audit_keys)
         migrate(engine)
         return engine
+
+    @cached_property
+    def aws(self) -> AwsClients:
+        from byok.aws import AwsClients
+
+        return AwsClients(self.settings)
 
     async def temporal(self) -> Client:
         """The Temporal client, connected once, when a use case first needs it."""

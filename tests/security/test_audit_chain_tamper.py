@@ -245,3 +245,37 @@ async def test_the_anchor_workflow_seals_every_head(temporal_env: Any, tmp_path:
     with pytest.raises(FileExistsError):  # an anchor is never overwritten
         store.put(result.name, b"{}")
     engine.dispose()
+
+
+def test_cli_anchors_then_names_a_truncated_chain(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from starter.cli import app
+
+    monkeypatch.setenv("BYOK_HOME", str(tmp_path))
+    monkeypatch.delenv("BYOK_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def byok(*args: str) -> tuple[int, str]:
+        out = runner.invoke(app, list(args))
+        return out.exit_code, out.output
+
+    byok("tenant", "create", "acme")
+    for region in ("us-east-1", "us-west-2", "eu-west-1"):
+        byok("connect", "--tenant", "acme", "--account", "444455556666", "--regions", region)
+    code, out = byok("audit", "--anchor", "--json")
+    assert code == 0 and json.loads(out)["chains"] >= 1, out
+    engine = make_engine(f"sqlite:///{tmp_path / 'byok.db'}")
+    drop_guards(engine)
+    with engine.begin() as conn:  # cut the newest event and move the head back with it
+        last = conn.execute(text("SELECT seq, prev_hash FROM auditevent ORDER BY seq DESC "
+                                 "LIMIT 1")).one()
+        conn.execute(text("DELETE FROM auditevent WHERE seq=:s"), {"s": last.seq})
+        conn.execute(text("UPDATE audithead SET seq=:s, hash=:h"),
+                     {"s": last.seq - 1, "h": last.prev_hash})
+    code, out = byok("audit", "--tenant", "acme", "--verify", "--json")
+    report = json.loads(out)
+    assert code != 0 and report["ok"] is False and report["first_bad_seq"] == last.seq
+    assert "anchor" in report["problem"]
+    engine.dispose()
