@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowFailureError
@@ -18,16 +18,32 @@ from byok.models import Backup, Restore
 from byok.settings import Settings
 from control import Temporal
 from control.catalog import backup_view
+from control.results import BackupRequest, BackupStarted
 from workflows.backup import BackupWorkflow
 
 
-async def start_backup(engine: Engine, settings: Settings, temporal: Temporal, *, tenant: str,
-                       workload: str, source: str, region: str | None, actor: str,
-                       backup_id: str | None = None, as_tenant: bool = False,
-                       wait: bool = False) -> dict[str, Any]:
+async def start_backup(engine: Engine, settings: Settings, temporal: Temporal,
+                       **request: Unpack[BackupRequest]) -> BackupStarted:
+    """Start a backup (see `_start`) and answer once the catalog row exists (a GET right after
+    finds it), without waiting for the transfer."""
+    handle, inp = await _start(engine, settings, temporal, **request)
+    await recorded(engine, Backup, inp.backup_id)
+    return {"backup_id": inp.backup_id, "workflow_id": handle.id}
+
+
+async def run_backup(engine: Engine, settings: Settings, temporal: Temporal,
+                     **request: Unpack[BackupRequest]) -> dict[str, Any]:
+    """Run a backup (see `_start`) to its end: the finished backup, or our error."""
+    handle, inp = await _start(engine, settings, temporal, **request)
+    await result(handle)
+    return backup_view(engine, inp.tenant_id, inp.backup_id)
+
+
+async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tenant: str,
+                 workload: str, source: str, region: str | None, actor: str,
+                 backup_id: str | None = None, as_tenant: bool = False) -> tuple[Any, BackupInput]:
     """Check the request (and that backups in the region are not paused), then start
-    BackupWorkflow, whose id derives from the backup id: one run per backup. With `wait` it
-    returns the finished backup, else `{backup_id, workflow_id}` once the catalog row exists.
+    BackupWorkflow, whose id derives from the backup id: one run per backup.
     `as_tenant`: the caller is the tenant (the web app), who may back up only its own uploads;
     the operator (the CLI) may name any file."""
     region = region or settings.control_plane_region
@@ -45,11 +61,7 @@ async def start_backup(engine: Engine, settings: Settings, temporal: Temporal, *
     handle = await (await temporal()).start_workflow(
         BackupWorkflow.run, inp, id=f"backup-{inp.backup_id}", task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-    if not wait:
-        await recorded(engine, Backup, inp.backup_id)
-        return {"backup_id": inp.backup_id, "workflow_id": handle.id}
-    await result(handle)
-    return backup_view(engine, t.id, inp.backup_id)
+    return handle, inp
 
 
 async def recorded(engine: Engine, model: type[Backup] | type[Restore], row_id: str,

@@ -14,6 +14,7 @@ from byok.health_messages import HealthCheckInput, HealthOutcome
 from byok.settings import Settings
 from control import Temporal
 from control.keyhealth import health_view, with_health
+from control.results import CheckOutcome
 from control.wallet import wallet_status
 from workflows.key_health import KeyHealthWorkflow
 
@@ -21,7 +22,7 @@ CHECK_TIMEOUT = 45.0  # an on-demand check answers in seconds; a stuck one must 
 
 
 async def check_now(engine: Engine, settings: Settings, temporal: Temporal, tenant: str,
-                    requested_by: str, timeout: float | None = None) -> dict[str, Any]:
+                    requested_by: str, timeout: float | None = None) -> CheckOutcome:
     """Run one check now (the same workflow the schedule runs); says how it went. A check
     that outlasts `timeout` goes on, and its result shows once done."""
     with session_scope(engine) as session:

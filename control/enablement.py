@@ -17,6 +17,7 @@ from byok.messages import EnableInput
 from byok.models import Wallet
 from byok.settings import Settings
 from control import Temporal
+from control.results import CallbackAccepted
 from workflows.enable_byok import EnableByokWorkflow
 from workflows.migrate_byok import MigrateByokWorkflow
 
@@ -65,7 +66,7 @@ async def _start_stack_workflow(client: Any, engine: Engine, settings: Settings,
 
 
 async def deliver_callback(engine: Engine, temporal: Temporal,
-                           payload: dict[str, Any]) -> dict[str, Any]:
+                           payload: dict[str, Any]) -> CallbackAccepted:
     """Authenticate a stack callback by its token and hand it to the waiting workflow."""
     with session_scope(engine) as session:
         row, callback, replayed = enablement.accept_callback(session, payload)

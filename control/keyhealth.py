@@ -10,6 +10,7 @@ from sqlmodel import Session
 from byok import crud, health_alerts, keyring
 from byok.db import session_scope
 from byok.models import Backup, KeyBinding
+from control.results import CheckOutcome
 
 HEALTHY, NOT_CHECKED = "Healthy", "NotChecked"
 
@@ -32,7 +33,7 @@ def _kinds(bindings: list[KeyBinding]) -> dict[str, tuple[int, str]]:
 
 
 def view(session: Session, wallet: dict[str, Any],
-         check: dict[str, Any] | None = None) -> dict[str, Any]:
+         check: CheckOutcome | None = None) -> dict[str, Any]:
     tenant_id = wallet["tenant_id"]
     raw = health_alerts.view(session, tenant_id)
     bindings = keyring.bindings(session, tenant_id)
@@ -61,7 +62,7 @@ def view(session: Session, wallet: dict[str, Any],
 
 
 def with_health(engine: Engine, wallet: dict[str, Any],
-                check: dict[str, Any] | None = None) -> dict[str, Any]:
+                check: CheckOutcome | None = None) -> dict[str, Any]:
     """The wallet with its `health` replaced by the full view."""
     with session_scope(engine) as session:
         wallet["health"] = view(session, wallet, check)

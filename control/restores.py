@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy.engine import Engine
 
@@ -15,6 +15,7 @@ from byok.models import Restore
 from byok.settings import Settings
 from control import Temporal
 from control.backups import recorded, result
+from control.results import RestoreDone, RestoreRequest, RestoreStarted
 from workflows.restore import RestoreWorkflow
 
 
@@ -36,13 +37,30 @@ def confined_target(settings: Settings, backup_id: str, target: str | None) -> s
     return str(path)
 
 
-async def start_restore(engine: Engine, settings: Settings, temporal: Temporal, *, tenant: str,
-                        backup_id: str, target: str | None, force: bool, actor: str,
-                        as_tenant: bool = False, wait: bool = False) -> dict[str, Any]:
-    """Check the request, then run RestoreWorkflow. With `wait` it returns what was restored,
-    else `{restore_id, workflow_id, backup_id, target}` once the catalog row exists.
-    `as_tenant`: the caller is the tenant (the web app), whose restores land only in the
-    restores folder (no target: a file named for the backup there)."""
+async def start_restore(engine: Engine, settings: Settings, temporal: Temporal,
+                        **request: Unpack[RestoreRequest]) -> RestoreStarted:
+    """Start a restore (see `_start`) and answer once the catalog row exists."""
+    handle, inp = await _start(engine, settings, temporal, **request)
+    await recorded(engine, Restore, inp.restore_id)
+    return {"restore_id": inp.restore_id, "workflow_id": handle.id,
+            "backup_id": inp.backup_id, "target": inp.target}
+
+
+async def run_restore(engine: Engine, settings: Settings, temporal: Temporal,
+                      **request: Unpack[RestoreRequest]) -> RestoreDone:
+    """Run a restore (see `_start`) to its end: what was restored, or our error."""
+    handle, inp = await _start(engine, settings, temporal, **request)
+    done = await result(handle)
+    return {"restore_id": inp.restore_id, "backup_id": inp.backup_id, "target": inp.target,
+            "bytes": done.plaintext_size, "ok": done.ok}
+
+
+async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tenant: str,
+                 backup_id: str, target: str | None, force: bool, actor: str,
+                 as_tenant: bool = False) -> tuple[Any, RestoreInput]:
+    """Check the request, then start RestoreWorkflow. `as_tenant`: the caller is the tenant
+    (the web app), whose restores land only in the restores folder (no target: a file named
+    for the backup there)."""
     if as_tenant:
         target = confined_target(settings, backup_id, target)
     if not target:
@@ -56,11 +74,5 @@ async def start_restore(engine: Engine, settings: Settings, temporal: Temporal, 
             raise InvalidInput("not a usable path", field="target") from None
     handle = await (await temporal()).start_workflow(
         RestoreWorkflow.run, inp, id=f"restore-{inp.restore_id}", task_queue=settings.task_queue)
-    if not wait:
-        await recorded(engine, Restore, inp.restore_id)
-        return {"restore_id": inp.restore_id, "workflow_id": handle.id, "backup_id": backup_id,
-                "target": target}
-    done = await result(handle)
-    return {"restore_id": inp.restore_id, "backup_id": backup_id, "target": target,
-            "bytes": done.plaintext_size, "ok": done.ok}
+    return handle, inp
 

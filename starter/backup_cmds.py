@@ -70,7 +70,7 @@ def backup(
 ) -> None:
     """Back up a source, encrypted under the tenant's key (or the default key before BYOK)."""
     from byok.backups import new_id
-    from control.backups import start_backup
+    from control.backups import run_backup
     ctx = context()
     if source == "-":
         source = _stage_stdin(ctx)
@@ -83,9 +83,9 @@ def backup(
         backup_id = new_id("bk")
         size = Path(source[7:]).stat().st_size if source.startswith("file://") and \
             Path(source[7:]).is_file() else None
-        work = asyncio.ensure_future(start_backup(
-            ctx.engine, ctx.settings, ctx.temporal, tenant=tenant, workload=workload,
-            source=source, region=region, actor="cli", backup_id=backup_id, wait=True))
+        work = asyncio.ensure_future(run_backup(ctx.engine, ctx.settings, ctx.temporal,
+                                                tenant=tenant, workload=workload, source=source,
+                                                region=region, actor="cli", backup_id=backup_id))
         data = await _with_progress(ctx, f"backup-{backup_id}", size, work, as_json)
         emit(data, as_json, lambda: console.print(
             f"backup {data['id']} complete: {data['plaintext_size']} bytes, "
@@ -101,13 +101,13 @@ def restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Restore a backup to a file (verified in full before it appears at the target)."""
-    from control.restores import start_restore
+    from control.restores import run_restore
     ctx = context()
 
     async def body() -> None:
-        data = await start_restore(ctx.engine, ctx.settings, ctx.temporal, tenant=tenant,
-                                   backup_id=backup_id, target=str(to.resolve()), force=force,
-                                   actor="cli", wait=True)
+        data = await run_restore(ctx.engine, ctx.settings, ctx.temporal, tenant=tenant,
+                                 backup_id=backup_id, target=str(to.resolve()), force=force,
+                                 actor="cli")
         emit(data, as_json, lambda: console.print(
             f"restored {data['bytes']} bytes of {backup_id} to {data['target']}"))
     run_async(body)

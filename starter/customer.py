@@ -4,6 +4,7 @@ localaws and build the callback its custom resource would send."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -95,7 +96,7 @@ def _role_id(account_id: str, role_name: str, settings: Settings) -> str:
 
 
 async def send_callback(settings: Settings, engine: Engine, temporal: Temporal,
-                        payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+                        payload: dict[str, Any]) -> tuple[Mapping[str, Any], str]:
     """Send the stack's callback to the web app, as the custom resource would; with no web
     app running (tests, CLI-only use), deliver it directly, as the web app would. Returns
     the answer and how it went."""

@@ -8,9 +8,9 @@ import time
 
 from byok.errors import ByokError
 from control import enablement, tenants
-from control.backups import start_backup
+from control.backups import run_backup
 from control.catalog import backup_view
-from control.restores import start_restore
+from control.restores import run_restore
 from control.wallet import wallet_status
 from starter.context import Ctx, console
 from starter.customer import deploy_stack, send_callback
@@ -75,9 +75,9 @@ async def _migration_demo(ctx: Ctx) -> None:
                   f"{made.key_arn}")
     src = home / f"{name}-old.bin"
     src.write_bytes(b"backed up under the legacy key\n" * 1000)
-    old = await start_backup(engine, settings, ctx.temporal, tenant=made.tenant_id,
-                             workload="sql_ec2", source=f"file://{src}", region=None,
-                             actor="demo", wait=True)
+    old = await run_backup(engine, settings, ctx.temporal, tenant=made.tenant_id,
+                           workload="sql_ec2", source=f"file://{src}", region=None,
+                           actor="demo")
     console.print(f"2. backup {old['id']} under the legacy key")
     status = wallet_status(engine, settings, made.tenant_id)
     console.print(f"3. status says: {status['upgrade']}")
@@ -99,13 +99,12 @@ async def _migration_demo(ctx: Ctx) -> None:
     console.print(f"6. migrated: new multi-region key {status['key_arn']}, replicas in "
                   f"{', '.join(status['replica_key_arns'])}")
     src.write_bytes(b"backed up under the multi-region key\n" * 1000)
-    new = await start_backup(engine, settings, ctx.temporal, tenant=made.tenant_id,
-                             workload="sql_ec2", source=f"file://{src}", region=None,
-                             actor="demo", wait=True)
+    new = await run_backup(engine, settings, ctx.temporal, tenant=made.tenant_id,
+                           workload="sql_ec2", source=f"file://{src}", region=None,
+                           actor="demo")
     for label, backup in (("old", old), ("new", new)):
         out = home / f"{name}-{label}.restored"
-        await start_restore(engine, settings, ctx.temporal, tenant=made.tenant_id,
-                            backup_id=backup["id"], target=str(out), force=True, actor="demo",
-                            wait=True)
+        await run_restore(engine, settings, ctx.temporal, tenant=made.tenant_id,
+                          backup_id=backup["id"], target=str(out), force=True, actor="demo")
         kind = backup_view(engine, made.tenant_id, backup["id"])["key_kind"]
         console.print(f"7. {label} backup {backup['id']} ({kind} key) restored to {out}")

@@ -15,8 +15,8 @@ from byok import crud
 from byok.db import session_scope
 from byok.errors import NotFound
 from byok.settings import Settings, load_settings
-from control.backups import start_backup
-from control.restores import start_restore
+from control.backups import run_backup
+from control.restores import run_restore
 from tests.conftest import TENANT_ACCOUNT
 from tests.lazy import lazy
 from worker import build_worker, vault_store
@@ -154,15 +154,14 @@ async def test_backup_and_restore_through_workflows_with_the_s3_vault(
     (tmp_path / "src").write_bytes(data)
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(temporal_env.client, settings, engine, aws, executor):
-            made = await start_backup(engine, settings, lazy(temporal_env.client), wait=True,
-                                      tenant=tenant, workload="vmware_vm",
-                                      source=f"file://{tmp_path / 'src'}", region=None,
-                                      actor="test")
+            made = await run_backup(engine, settings, lazy(temporal_env.client), tenant=tenant,
+                                    workload="vmware_vm", source=f"file://{tmp_path / 'src'}",
+                                    region=None, actor="test")
             out = tmp_path / "restored"
-            await start_restore(engine, settings, lazy(temporal_env.client),
-                                wait=True, tenant=tenant,
-                                backup_id=made["id"], target=str(out), force=False,
-                                actor="test")
+            await run_restore(engine, settings, lazy(temporal_env.client),
+                              tenant=tenant,
+                              backup_id=made["id"], target=str(out), force=False,
+                              actor="test")
     assert made["status"] == "complete" and out.read_bytes() == data
     key = f"{tenant}/{made['id']}.byok"
     head = store.s3.head_object(Bucket=settings.vault_bucket, Key=key)

@@ -25,22 +25,23 @@ from byok.db import session_scope
 from byok.errors import ByokError
 from byok.messages import BackupPlan, BackupResult
 from byok.settings import Settings
-from control.backups import result, start_backup
+from control.backups import result, run_backup, start_backup
 from control.catalog import list_backups
-from control.restores import start_restore
+from control.restores import run_restore
 from tests.lazy import lazy
 
 
 def backup(env: Any, engine: Engine, settings: Settings, tenant: str, src: Path,
            wait: bool = True) -> Any:
-    return start_backup(engine, settings, lazy(env.client), wait=wait, tenant=tenant,
-                        workload="sql_ec2", source=f"file://{src}", region=None, actor="test")
+    run = run_backup if wait else start_backup
+    return run(engine, settings, lazy(env.client), tenant=tenant, workload="sql_ec2",
+               source=f"file://{src}", region=None, actor="test")
 
 
 def restore(env: Any, engine: Engine, settings: Settings, tenant: str, backup_id: str,
             target: Path) -> Any:
-    return start_restore(engine, settings, lazy(env.client), wait=True, tenant=tenant,
-                         backup_id=backup_id, target=str(target), force=False, actor="test")
+    return run_restore(engine, settings, lazy(env.client), tenant=tenant,
+                       backup_id=backup_id, target=str(target), force=False, actor="test")
 
 
 def remaining(localaws: Any, operation: str) -> int:

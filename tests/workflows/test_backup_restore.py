@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from byok.errors import ByokError, Conflict, InvalidInput
 from byok.settings import Settings
 from byok.workloads import Workload
-from control.backups import start_backup
+from control.backups import run_backup
 from control.catalog import list_backups
-from control.restores import start_restore
+from control.restores import run_restore
 from tests.conftest import TENANT_ACCOUNT
 from tests.lazy import lazy
 
@@ -31,15 +31,15 @@ def tenant_client(settings: Settings, name: str, region: str = "us-east-1") -> A
 def run(temporal_env: Any, engine: Engine, settings: Settings, worker: Any, tenant: str) -> Any:
     class Runner:
         async def backup(self, workload: str, source: str, region: str | None = None) -> dict:
-            return await start_backup(engine, settings, lazy(temporal_env.client),
-                                      wait=True, tenant=tenant,
-                                      workload=workload, source=source, region=region,
-                                      actor="test")
+            return await run_backup(engine, settings, lazy(temporal_env.client),
+                                    tenant=tenant,
+                                    workload=workload, source=source, region=region,
+                                    actor="test")
 
-        async def restore(self, backup_id: str, target: Path, force: bool = False) -> dict:
-            return await start_restore(engine, settings, lazy(temporal_env.client), wait=True,
-                                       tenant=tenant, backup_id=backup_id,
-                                       target=str(target), force=force, actor="test")
+        async def restore(self, backup_id: str, target: Path, force: bool = False) -> Any:
+            return await run_restore(engine, settings, lazy(temporal_env.client), tenant=tenant,
+                                     backup_id=backup_id, target=str(target), force=force,
+                                     actor="test")
     return Runner()
 
 

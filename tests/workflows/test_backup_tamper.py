@@ -18,8 +18,8 @@ from byok.envelope.format import FRAME_HEADER, TAG_LEN, serialize_prefix
 from byok.errors import ByokError
 from byok.models import Restore
 from byok.settings import Settings
-from control.backups import start_backup
-from control.restores import start_restore
+from control.backups import run_backup
+from control.restores import run_restore
 from tests.conftest import TENANT_ACCOUNT
 from tests.lazy import lazy
 from tests.workflows.conftest import REGIONS
@@ -40,14 +40,12 @@ class Runner:
     async def backup(self, tenant: str, data: bytes = DATA, region: str | None = None) -> dict:
         src = self.tmp / f"src-{len(list(self.tmp.iterdir()))}"
         src.write_bytes(data)
-        return await start_backup(self.engine, self.settings, lazy(self.env.client), wait=True,
-                                  tenant=tenant, workload="ec2", source=f"file://{src}",
-                                  region=region, actor="test")
+        return await run_backup(self.engine, self.settings, lazy(self.env.client), tenant=tenant,
+                                workload="ec2", source=f"file://{src}", region=region, actor="test")
 
-    async def restore(self, tenant: str, backup_id: str, target: Path) -> dict:
-        return await start_restore(self.engine, self.settings, lazy(self.env.client), wait=True,
-                                   tenant=tenant, backup_id=backup_id, target=str(target),
-                                   force=False, actor="test")
+    async def restore(self, tenant: str, backup_id: str, target: Path) -> Any:
+        return await run_restore(self.engine, self.settings, lazy(self.env.client), tenant=tenant,
+                                 backup_id=backup_id, target=str(target), force=False, actor="test")
 
     def object(self, made: dict) -> Path:
         return self.settings.vault_dir / made["tenant_id"] / f"{made['id']}.byok"

@@ -19,10 +19,10 @@ from byok.db import session_scope
 from byok.errors import ByokError
 from byok.models import EnableToken, KeyBinding
 from byok.settings import Settings
-from control.backups import start_backup
+from control.backups import run_backup
 from control.catalog import list_backups
 from control.enablement import deliver_callback, start_migration
-from control.restores import start_restore
+from control.restores import run_restore
 from control.wallet import wallet_status
 from starter.customer import deploy_stack
 from starter.legacy import LegacyTenant, create_legacy_tenant
@@ -46,15 +46,14 @@ class Ops:
     async def backup(self, data: bytes, tmp: Path, region: str | None = None) -> dict:
         src = tmp / f"src-{len(list(tmp.iterdir()))}"
         src.write_bytes(data)
-        return await start_backup(self.engine, self.settings, lazy(self.env.client), wait=True,
-                                  tenant=self.tenant, workload="vmware_vm",
-                                  source=f"file://{src}", region=region, actor="test")
+        return await run_backup(self.engine, self.settings, lazy(self.env.client),
+                                tenant=self.tenant, workload="vmware_vm", source=f"file://{src}",
+                                region=region, actor="test")
 
     async def restore(self, backup_id: str, tmp: Path) -> bytes:
         out = tmp / f"out-{backup_id}"
-        await start_restore(self.engine, self.settings, lazy(self.env.client), wait=True,
-                            tenant=self.tenant, backup_id=backup_id, target=str(out),
-                            force=False, actor="test")
+        await run_restore(self.engine, self.settings, lazy(self.env.client), tenant=self.tenant,
+                          backup_id=backup_id, target=str(out), force=False, actor="test")
         return out.read_bytes()
 
     async def migrate(self) -> dict:
