@@ -43,6 +43,15 @@ def up(with_demo: Annotated[bool, typer.Option(
     raise typer.Exit(run_up(settings, after_ready=after))
 
 
+@app.command()
+def worker() -> None:
+    """Start one more worker against the stack `byok up` runs (same settings and AWS
+    credentials); Ctrl-C drains it."""
+    from starter.join import run_worker
+
+    run_worker(context().settings)
+
+
 @tenant_app.command("create")
 def tenant_create(name: str, as_json: JsonOpt = False) -> None:
     """Create a tenant."""
