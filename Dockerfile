@@ -20,5 +20,7 @@ RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /data --create-home byok
 
 USER byok
-EXPOSE 8000 4566
+EXPOSE 8000 4566 9464
+# Run under an init (compose `init: true`, `docker run --init`) so SIGTERM reaches the
+# worker, which then drains (BYOK_WORKER_SHUTDOWN_SECONDS) and exits 0.
 CMD ["python", "worker.py"]
