@@ -93,7 +93,10 @@ async def test_a_full_transfer_queue_does_not_starve_control_work(
             finally:
                 release.set()
             for started in (first, second):
-                await temporal_env.client.get_workflow_handle(started["workflow_id"]).result()
+                handle = temporal_env.client.get_workflow_handle(started["workflow_id"])
+                await handle.result()
+                desc = await handle.describe()  # TenantId was set at start
+                assert desc.typed_search_attributes[actions.TENANT_ID] == tenant
     states = {b["id"]: b["status"] for b in actions.list_backups(engine, tenant)}
     assert set(states.values()) == {"complete"}
 
