@@ -12,7 +12,8 @@ WORKDIR /app
 # Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
 COPY pyproject.toml ./
 RUN python -c "import subprocess, sys, tomllib; \
-deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
+project = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+deps = project['dependencies'] + project['optional-dependencies']['otel']; \
 subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
 
 COPY . .
