@@ -83,13 +83,11 @@ class WorkerProc:
 def spawn(settings: Settings, dev_server: WorkflowEnvironment) -> Iterator[Any]:
     env = up.child_env(settings, os.environ)
     env.update(BYOK_TEMPORAL_ADDRESS=dev_server.client.service_client.config.target_host,
-               BYOK_AWS_ENDPOINT_URL=settings.aws_endpoint_url,
-               # No grace: the running transfer is cancelled at once and retried elsewhere.
-               BYOK_WORKER_SHUTDOWN_SECONDS="0")
+               BYOK_AWS_ENDPOINT_URL=settings.aws_endpoint_url)
     procs: list[WorkerProc] = []
 
-    def start() -> WorkerProc:
-        procs.append(WorkerProc(env))
+    def start(grace: str = "0") -> WorkerProc:
+        procs.append(WorkerProc({**env, "BYOK_WORKER_SHUTDOWN_SECONDS": grace}))
         procs[-1].wait_ready()
         return procs[-1]
     yield start
@@ -104,23 +102,55 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-async def test_sigterm_drains_exits_0_and_the_backup_finishes_on_the_next_worker(
-        dev_server: WorkflowEnvironment, settings: Settings, engine: Engine, aws: Any,
-        spawn: Any, tmp_path: Path) -> None:
+def new_tenant(engine: Engine) -> str:
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
         crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
                              regions=["us-east-1"])
-        tenant = t.id
+        return t.id
+
+
+async def start_backup(client: Any, engine: Engine, settings: Settings, tenant: str,
+                       src: Path) -> dict[str, Any]:
+    started = await actions.run_backup(client, engine, settings, tenant=tenant, workload="ebs",
+                                       source=f"file://{src}", region=None, actor="test",
+                                       wait=False)
+    vault = settings.vault_dir / tenant
+    wait_for(lambda: vault.exists() and any(vault.iterdir()), 60, "the transfer to begin")
+    return started
+
+
+async def test_a_transfer_within_the_grace_finishes_on_the_draining_worker(
+        dev_server: WorkflowEnvironment, settings: Settings, engine: Engine, aws: Any,
+        spawn: Any, tmp_path: Path) -> None:
+    tenant = new_tenant(engine)
+    (tmp_path / "src").write_bytes(os.urandom(1 << 20) * 48)
+    first = spawn(grace="120")
+    started = await start_backup(dev_server.client, engine, settings, tenant, tmp_path / "src")
+    signalled = time.time()
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(timeout=120) == 0, first.output
+    handle = dev_server.client.get_workflow_handle(started["workflow_id"])
+    history = await handle.fetch_history()
+    [done] = [e for e in history.events if e.HasField("activity_task_completed_event_attributes")]
+    assert done.activity_task_completed_event_attributes.identity.startswith(
+        f"{first.proc.pid}@")  # the running transfer was let finish, not cancelled...
+    assert done.event_time.seconds + done.event_time.nanos / 1e9 > signalled  # ...after it
+    spawn()  # the workflow's last step (cataloguing) runs on the next worker
+    await handle.result()
+    [row] = actions.list_backups(engine, tenant)
+    assert row["status"] == "complete"
+
+
+async def test_sigterm_drains_exits_0_and_the_backup_finishes_on_the_next_worker(
+        dev_server: WorkflowEnvironment, settings: Settings, engine: Engine, aws: Any,
+        spawn: Any, tmp_path: Path) -> None:
+    tenant = new_tenant(engine)
     data = os.urandom(1 << 20) * 96  # 96 MiB: long enough to be stopped in the middle
     (tmp_path / "src").write_bytes(data)
     client = dev_server.client
-    first = spawn()
-    started = await actions.run_backup(client, engine, settings, tenant=tenant, workload="ebs",
-                                       source=f"file://{tmp_path / 'src'}", region=None,
-                                       actor="test", wait=False)
-    vault = settings.vault_dir / tenant
-    wait_for(lambda: vault.exists() and any(vault.iterdir()), 60, "the transfer to begin")
+    first = spawn()  # no grace: the running transfer is cancelled at once, retried elsewhere
+    started = await start_backup(client, engine, settings, tenant, tmp_path / "src")
 
     first.proc.send_signal(signal.SIGTERM)
     assert first.proc.wait(timeout=60) == 0, first.output
