@@ -182,3 +182,16 @@ async def test_sigterm_drains_exits_0_and_the_backup_finishes_on_the_next_worker
     assert any(line.endswith(f" {len(data)}") for line in byte_lines), byte_lines
     assert "byok_transfer_throughput_bucket" in metrics
     assert f"Worker metrics  http://127.0.0.1:{second.metrics_port}/metrics" in second.output
+
+
+def test_a_taken_metrics_port_is_named_and_the_worker_exits_2(settings: Settings) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        env = {**up.child_env(settings, os.environ), "BYOK_WORKER_METRICS_PORT": str(port)}
+        done = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"cannot serve worker metrics on 127.0.0.1:{port}" in done.stderr
+    assert "BYOK_WORKER_METRICS_PORT" in done.stderr and "worker ready" not in done.stdout
