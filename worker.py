@@ -1,16 +1,20 @@
-"""The worker: builds the clients and registers every workflow and activity class."""
+"""The worker: builds the clients and registers every workflow and activity class, on the
+control queue and the transfer queue (each with its own slots), and drains on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.audit import AuditActivities
 from activities.catalog import CatalogActivities
@@ -25,9 +29,12 @@ from activities.vault import VaultActivities
 from byok.audit_anchor import anchor_store
 from byok.aws import AwsClients
 from byok.db import make_engine, migrate
+from byok.errors import InvalidSettings
 from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
 from byok.temporal import connect
+from runtime.drain import run_until_signalled
+from runtime.telemetry import build_telemetry
 from workflows.alert_delivery import AlertDeliveryWorkflow
 from workflows.audit_anchor import AuditAnchorWorkflow, ensure_anchor_schedule
 from workflows.backup import BackupWorkflow
@@ -39,6 +46,8 @@ from workflows.restore import RestoreWorkflow
 
 WORKFLOWS = [EnableByokWorkflow, MigrateByokWorkflow, BackupWorkflow, RestoreWorkflow,
              KeyHealthWorkflow, HealthSweepWorkflow, AlertDeliveryWorkflow, AuditAnchorWorkflow]
+# The activities that move a backup's bytes: the only ones on the transfer queue.
+TRANSFER_ACTIVITIES = {"write_backup", "read_restore"}
 
 
 def vault_store(settings: Settings, aws: AwsClients) -> VaultStore:
@@ -75,28 +84,86 @@ def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[Call
     return out
 
 
+def activity_name(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, "__temporal_activity_definition").name)
+
+
+class WorkerGroup:
+    """The workers of one process, one per polled queue, started and stopped together."""
+
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self.workers = list(workers)
+
+    async def __aenter__(self) -> WorkerGroup:
+        for w in self.workers:
+            await w.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await asyncio.gather(*(w.__aexit__(exc_type, exc, tb) for w in self.workers))
+
+
 def build_worker(client: Client, settings: Settings, engine: Engine, aws: AwsClients,
-                 executor: ThreadPoolExecutor) -> Worker:
-    return Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
-                  activities=activities(settings, engine, aws), activity_executor=executor,
-                  max_concurrent_activities=64)
+                 executor: ThreadPoolExecutor, *,
+                 interceptors: Sequence[Interceptor] = ()) -> WorkerGroup:
+    """Control queue: every workflow and every activity (the transfer ones too, for runs
+    that scheduled them there before the queues split); transfer queue: the transfers."""
+    acts = activities(settings, engine, aws)
+    common: dict[str, Any] = {
+        "activity_executor": executor, "interceptors": list(interceptors),
+        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_shutdown_seconds)}
+    workers = []
+    if "control" in settings.polled_queues:
+        workers.append(Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,
+                              activities=acts, max_concurrent_activities=settings.control_slots,
+                              **common))
+    if "transfer" in settings.polled_queues:
+        workers.append(Worker(client, task_queue=settings.transfer_task_queue,
+                              activities=[a for a in acts
+                                          if activity_name(a) in TRANSFER_ACTIVITIES],
+                              max_concurrent_activities=settings.transfer_slots, **common))
+    return WorkerGroup(workers)
 
 
-async def main() -> None:
+def _queues(settings: Settings) -> str:
+    out = []
+    if "control" in settings.polled_queues:
+        out.append(f"{settings.task_queue} (control, {settings.control_slots} slots)")
+    if "transfer" in settings.polled_queues:
+        out.append(f"{settings.transfer_task_queue} (transfer, {settings.transfer_slots} slots)")
+    return ", ".join(out)
+
+
+async def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = load_settings()
+    try:
+        settings = load_settings()
+        telemetry = build_telemetry(settings)
+    except InvalidSettings as exc:
+        print(f"worker: {exc.message}", file=sys.stderr, flush=True)
+        return 2
     engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     migrate(engine)
     # The service's own resources exist before any worker starts (`byok up` and
     # `byok provision` make them); a worker never provisions.
     aws = AwsClients(settings)
-    client = await connect(settings)
+    client = await connect(settings, runtime=telemetry.runtime,
+                           interceptors=telemetry.client_interceptors)
     await ensure_anchor_schedule(client, settings)
-    with ThreadPoolExecutor(max_workers=64) as executor:
-        worker = build_worker(client, settings, engine, aws, executor)
-        print(f"worker ready on task queue {settings.task_queue}", flush=True)
-        await worker.run()
+    # Enough threads for every slot of every queue: a full transfer queue never leaves
+    # control activities waiting for a thread.
+    threads = settings.control_slots + settings.transfer_slots
+    with ThreadPoolExecutor(max_workers=threads) as executor:
+        group = build_worker(client, settings, engine, aws, executor,
+                             interceptors=telemetry.worker_interceptors)
+        if telemetry.metrics_url:
+            print(f"Worker metrics  {telemetry.metrics_url}", flush=True)
+        print(f"worker ready on task queues {_queues(settings)}", flush=True)
+        code = await run_until_signalled(group.workers, settings.worker_shutdown_seconds)
+    print(f"worker stopped (exit {code})", flush=True)
+    return code
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from byok.errors import InvalidSettings
 from byok.keyspec import dev_key, parse_keys
+from byok.queues import transfer_queue
 
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
@@ -25,7 +26,17 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://localhost:8233"
-    task_queue: str = "byok-vault"
+    task_queue: str = "byok-vault"  # control work; transfers go to its "-transfer" twin
+    # Which queues this worker process polls: both on one machine, one each when scaled apart.
+    worker_queues: str = Field(default="control,transfer",
+                               pattern=r"^(control|transfer)(,(control|transfer))?$")
+    control_slots: int = Field(default=64, ge=1, le=1000)  # concurrent control activities
+    transfer_slots: int = Field(default=8, ge=1, le=1000)  # concurrent backups and restores
+    # On SIGTERM/SIGINT: stop polling, give running activities this long, then cancel them.
+    worker_shutdown_seconds: float = Field(default=20.0, ge=0, le=3600)
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
+    otel_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty = no tracing
 
     aws_endpoint_url: str = "http://127.0.0.1:4566"  # empty = real AWS
     localaws_port: int = Field(default=4566, ge=1, le=65535)
@@ -96,6 +107,14 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home.resolve() / 'byok.db'}"
+
+    @property
+    def transfer_task_queue(self) -> str:
+        return transfer_queue(self.task_queue)
+
+    @property
+    def polled_queues(self) -> set[str]:
+        return set(self.worker_queues.split(","))
 
     @property
     def service_role_arn(self) -> str:

@@ -16,6 +16,7 @@ from byok.errors import Conflict, error_class
 from byok.messages import BackupInput
 from byok.models import Backup, Restore
 from byok.settings import Settings
+from byok.temporal import tenant_attributes
 from control import Temporal
 from control.catalog import backup_view
 from control.results import BackupRequest, BackupStarted
@@ -60,7 +61,8 @@ async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tena
             raise Conflict(exc.message, code=exc.code, field="region") from None
     handle = await (await temporal()).start_workflow(
         BackupWorkflow.run, inp, id=f"backup-{inp.backup_id}", task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=tenant_attributes(t.id))
     return handle, inp
 
 

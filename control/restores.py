@@ -13,6 +13,7 @@ from byok.errors import InvalidInput
 from byok.messages import RestoreInput
 from byok.models import Restore
 from byok.settings import Settings
+from byok.temporal import tenant_attributes
 from control import Temporal
 from control.backups import recorded, result
 from control.results import RestoreDone, RestoreRequest, RestoreStarted
@@ -73,6 +74,7 @@ async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tena
         except (OSError, ValueError):
             raise InvalidInput("not a usable path", field="target") from None
     handle = await (await temporal()).start_workflow(
-        RestoreWorkflow.run, inp, id=f"restore-{inp.restore_id}", task_queue=settings.task_queue)
+        RestoreWorkflow.run, inp, id=f"restore-{inp.restore_id}", task_queue=settings.task_queue,
+        search_attributes=tenant_attributes(t.id))
     return handle, inp
 

@@ -53,6 +53,15 @@ def provision_cmd() -> None:
     console.print("service resources provisioned")
 
 
+@app.command()
+def worker() -> None:
+    """Start one more worker against the stack `byok up` runs (same settings and AWS
+    credentials); Ctrl-C drains it."""
+    from starter.join import run_worker
+
+    run_worker(context().settings)
+
+
 @tenant_app.command("create")
 def tenant_create(name: str, as_json: JsonOpt = False) -> None:
     """Create a tenant."""

@@ -19,10 +19,11 @@ import httpx
 
 from byok.settings import Settings
 from starter.procs import Child, ChildFailed, say
+from starter.supervise import Supervised, stack_file, supervise, write_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0
-STOP_GRACE = 10.0
+STOP_GRACE = 30.0  # the worker drains first (BYOK_WORKER_SHUTDOWN_SECONDS, 20 s by default)
 SEARCH_ATTRIBUTES = ("TenantId=Keyword", "WalletState=Keyword")
 ANY_ADDRESS = {"", "0.0.0.0", "::"}  # noqa: S104 - names the wildcard, binds nothing
 
@@ -52,6 +53,9 @@ def port_problems(settings: Settings) -> list[str]:
     wanted = [(settings.temporal_port, "BYOK_TEMPORAL_PORT", "127.0.0.1"),
               (settings.temporal_ui_port, "BYOK_TEMPORAL_UI_PORT", "127.0.0.1"),
               (settings.web_port, "BYOK_WEB_PORT", settings.web_host)]
+    if settings.worker_metrics_port:
+        wanted.append((settings.worker_metrics_port, "BYOK_WORKER_METRICS_PORT",
+                       settings.worker_metrics_host))
     if settings.aws_endpoint_url:
         wanted.insert(2, (settings.localaws_port, "BYOK_LOCALAWS_PORT", "127.0.0.1"))
     problems: list[str] = []
@@ -75,6 +79,13 @@ def _url_host(host: str, *, probe: bool) -> str:
 
 def web_url(settings: Settings) -> str:
     return f"http://{_url_host(settings.web_host, probe=False)}:{settings.web_port}"
+
+
+def metrics_url(settings: Settings) -> str | None:
+    if not settings.worker_metrics_port:
+        return None
+    return (f"http://{_url_host(settings.worker_metrics_host, probe=True)}:"
+            f"{settings.worker_metrics_port}/metrics")
 
 
 def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
@@ -189,22 +200,14 @@ def _print_urls(settings: Settings) -> None:
             ("Temporal gRPC", f"127.0.0.1:{settings.temporal_port}")]
     if settings.aws_endpoint_url:
         rows.append(("Local AWS", f"http://127.0.0.1:{settings.localaws_port}"))
+    metrics = metrics_url(settings)
+    if metrics:
+        rows.append(("Worker metrics", metrics))
     rows.append(("Database", db))
     say("[byok] byok-vault is up:")
     for label, value in rows:
-        say(f"  {label:<14} {value}")
+        say(f"  {label:<15} {value}")
     say("  Press Ctrl-C to stop.")
-
-
-def _supervise(started: list[Child], stop: threading.Event) -> int:
-    """Run until a signal (0) or until any child dies (1)."""
-    while not stop.wait(0.5):
-        for child in started:
-            code = child.exit_code()
-            if code is not None:
-                say(f"byok up: {child.failure(f'exited with code {code}')}", sys.stderr)
-                return 1
-    return 0
 
 
 def _stop_all(started: list[Child]) -> None:
@@ -249,6 +252,7 @@ def run_up(settings: Settings, after_ready: Callable[[], object] | None = None) 
     env = child_env(settings, os.environ)
     stop = threading.Event()
     started: list[Child] = []
+    supervised: list[Supervised] = []
     with _stop_on_signals(stop):
         try:
             settings.home.resolve().mkdir(parents=True, exist_ok=True)
@@ -260,6 +264,7 @@ def run_up(settings: Settings, after_ready: Callable[[], object] | None = None) 
                 child = Child(comp.name, comp.argv, env=env, cwd=ROOT, marker=comp.marker)
                 child.start()
                 started.append(child)
+                supervised.append(Supervised(comp.name, child))
                 say(f"[byok] started {comp.name} (pid {child.pid})")
                 if not child.wait_ready(functools.partial(comp.ready, child),
                                         timeout=READY_TIMEOUT, stop=stop):
@@ -268,10 +273,18 @@ def run_up(settings: Settings, after_ready: Callable[[], object] | None = None) 
                 if comp.name == "localaws":  # before the worker: workers never provision
                     from starter.provision import provision
                     provision(settings, env)
+            write_stack_file(settings, env)
             _print_urls(settings)
             if after_ready is not None:
                 threading.Thread(target=_run_quietly, args=(after_ready,), daemon=True).start()
-            return _supervise(started, stop)
+
+            def respawn(name: str) -> Child:
+                comp = next(c for c in components(settings, temporal) if c.name == name)
+                child = Child(comp.name, comp.argv, env=env, cwd=ROOT, marker=comp.marker)
+                child.start()
+                return child
+
+            return supervise(supervised, started, stop, respawn)
         except ChildFailed as exc:
             say(f"byok up: {exc}", sys.stderr)
             return 1
@@ -279,6 +292,7 @@ def run_up(settings: Settings, after_ready: Callable[[], object] | None = None) 
             say(f"byok up: {type(exc).__name__}: {exc}", sys.stderr)
             return 1
         finally:
+            stack_file(settings).unlink(missing_ok=True)
             if started:
                 say("[byok] stopping " + ", ".join(c.name for c in reversed(started)))
             _stop_all(started)

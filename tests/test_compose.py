@@ -15,8 +15,9 @@ import yaml
 from byok.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED = {"postgresql", "temporal", "temporal-ui", "worker", "web", "localaws"}
-APP_SERVICES = ("worker", "web", "localaws")
+EXPECTED = {"postgresql", "temporal", "temporal-ui", "worker", "transfer-worker", "web",
+            "localaws"}
+APP_SERVICES = ("worker", "transfer-worker", "web", "localaws")
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,26 @@ def test_worker_scales(compose: dict[str, Any]) -> None:
     assert worker["command"] == ["python", "worker.py"]
 
 
+def test_control_and_transfer_workers_scale_apart(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    queues = {name: env_of(services[name])["BYOK_WORKER_QUEUES"]
+              for name in ("worker", "transfer-worker")}
+    assert queues == {"worker": "control", "transfer-worker": "transfer"}
+    for name in queues:
+        service = services[name]
+        assert service["init"] is True  # signals reach the worker: it drains on SIGTERM
+        assert "container_name" not in service and not service.get("ports")
+        env = env_of(service)
+        assert env["BYOK_WORKER_METRICS_HOST"] == "0.0.0.0"
+        grace = int(str(service["stop_grace_period"]).removesuffix("s"))
+        drain = int(re.sub(r"\$\{[A-Z_]+:-(\d+)\}", r"\1",
+                           str(env["BYOK_WORKER_SHUTDOWN_SECONDS"])))
+        assert grace > drain  # compose waits for the drain before it kills
+        assert str(env["BYOK_DATABASE_URL"]).startswith("postgresql://")
+
+
 def test_app_services_point_at_the_cluster(compose: dict[str, Any]) -> None:
-    for name in ("worker", "web"):
+    for name in ("worker", "transfer-worker", "web"):
         env = env_of(compose["services"][name])
         assert env["BYOK_TEMPORAL_ADDRESS"] == "temporal:7233"
         assert str(env["BYOK_DATABASE_URL"]).startswith("postgresql://")
@@ -85,7 +104,7 @@ def test_byok_variables_are_real_settings(compose: dict[str, Any]) -> None:
 
 def test_startup_order_uses_conditions(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("temporal", "temporal-ui", "worker", "web"):
+    for name in ("temporal", "temporal-ui", "worker", "transfer-worker", "web"):
         deps = services[name]["depends_on"]
         assert isinstance(deps, dict) and all("condition" in d for d in deps.values()), name
     for name in ("postgresql", "temporal", "web", "localaws"):

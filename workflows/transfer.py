@@ -10,6 +10,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from byok.queues import transfer_queue
     from workflows import policies
     from workflows.errors import permanent_failure
 
@@ -25,7 +26,8 @@ async def run_transfer(*, plan: Callable[[Any, Any], Any], inp: Any,
         plan, inp, start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
     try:
         result: R = await workflow.execute_activity_method(
-            move, planned, start_to_close_timeout=policies.TRANSFER_TIMEOUT,
+            move, planned, task_queue=transfer_queue(workflow.info().task_queue),
+            start_to_close_timeout=policies.TRANSFER_TIMEOUT,
             heartbeat_timeout=policies.HEARTBEAT, retry_policy=policies.TRANSFER)
     except ActivityError as err:
         failure = permanent_failure(err)

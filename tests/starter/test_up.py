@@ -24,7 +24,7 @@ from starter.procs import Child, ChildFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_VARS = ("BYOK_TEMPORAL_PORT", "BYOK_TEMPORAL_UI_PORT", "BYOK_LOCALAWS_PORT",
-             "BYOK_WEB_PORT")
+             "BYOK_WEB_PORT", "BYOK_WORKER_METRICS_PORT")
 COMPONENTS = {"temporal", "localaws", "worker", "web"}
 
 
@@ -88,7 +88,7 @@ def kill_groups(pids: set[int]) -> None:
 
 @pytest.mark.parametrize("taken", PORT_VARS)
 def test_a_taken_port_stops_it_before_anything_starts(tmp_path: Path, taken: str) -> None:
-    ports = free_ports(4)
+    ports = free_ports(len(PORT_VARS))
     env = stack_env(tmp_path / "home", ports)
     port = int(env[taken])
     with socket.socket() as blocker:
@@ -229,9 +229,9 @@ SLEEPER = "import time; print('serving', flush=True); time.sleep(300)"
 
 
 def quiet_settings(tmp_path: Path) -> Settings:
-    t, u, a, w = free_ports(4)
+    t, u, a, w, m = free_ports(5)
     return load_settings(home=tmp_path / "home", temporal_port=t, temporal_ui_port=u,
-                         localaws_port=a, web_port=w)
+                         localaws_port=a, web_port=w, worker_metrics_port=m)
 
 
 def test_a_failed_component_stops_the_ones_before_it(
@@ -278,16 +278,43 @@ def test_sigterm_stops_everything_in_reverse_and_exits_0(
     assert signal.getsignal(signal.SIGTERM) is before  # our handler is gone again
 
 
-def test_a_child_dying_later_brings_the_stack_down(
+def test_a_child_dying_later_is_restarted_and_the_others_keep_running(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: list[Child],
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(up, "components", lambda s, t: [
-        stand_in("steady", SLEEPER),
-        stand_in("flaky", "import time; print('up', flush=True); time.sleep(1.5); "
-                          "print('lost my connection', flush=True); raise SystemExit(4)")])
-    assert up.run_up(quiet_settings(tmp_path)) == 1
-    err = capsys.readouterr().err
-    assert "flaky exited with code 4" in err and "[flaky] lost my connection" in err
+    marker = tmp_path / "died-once"
+    flaky = (f"import pathlib, time; m = pathlib.Path({str(marker)!r}); print('up', flush=True)\n"
+             "if not m.exists():\n"
+             "    time.sleep(1); m.touch(); print('lost my connection', flush=True)\n"
+             "    raise SystemExit(4)\n"
+             "time.sleep(300)\n")
+    monkeypatch.setattr(up, "components", lambda s, t: [stand_in("steady", SLEEPER),
+                                                        stand_in("flaky", flaky)])
+    returned = threading.Event()
+
+    def stop_after_restart() -> None:
+        while len(recorded) < 3 and not returned.wait(0.05):
+            pass
+        if not returned.wait(1.0):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=stop_after_restart)
+    sender.start()
+    try:
+        assert up.run_up(quiet_settings(tmp_path)) == 0
+    finally:
+        returned.set()
+        sender.join()
+    captured = capsys.readouterr()
+    assert "flaky exited with code 4" in captured.err
+    assert "[flaky] lost my connection" in captured.err
+    assert "restarting flaky in 1 s (restart 1)" in captured.err
+    assert [c.name for c in recorded] == ["steady", "flaky", "flaky"]
+    steady, first, second = recorded
+    assert f"restarted flaky (pid {second.pid})" in captured.out
+    assert first.exit_code() == 4
+    # The steady child ran throughout: stopped once, at the end, by our SIGTERM.
+    assert steady.exit_code() == -signal.SIGTERM
+    assert "[byok] steady stopped by SIGTERM" in captured.out
     assert not any(alive(c.pid) for c in recorded)
 
 
@@ -325,9 +352,19 @@ def test_temporal_starts_with_our_search_attributes(tmp_path: Path) -> None:
 # --- the whole stack, end to end ----------------------------------------------------------
 
 
+def wait_for_line(path: Path, pattern: str, timeout: float) -> re.Match[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.search(pattern, path.read_text())
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"no {pattern!r} in:\n{path.read_text()}"
+        time.sleep(0.2)
+
+
 def test_byok_up_end_to_end(tmp_path: Path) -> None:
     """Needs worker.py, web/app.py and localaws (with /_localaws/ping): never skipped."""
-    ports = free_ports(4)
+    ports = free_ports(len(PORT_VARS))
     web_port = ports[3]
     log_path = tmp_path / "up.log"
     started: dict[str, int] = {}
@@ -360,6 +397,39 @@ def test_byok_up_end_to_end(tmp_path: Path) -> None:
         while "byok-vault is up" not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert f"http://127.0.0.1:{web_port}" in log_path.read_text()
+        metrics_port = ports[4]
+        assert f"Worker metrics  http://127.0.0.1:{metrics_port}/metrics" in log_path.read_text()
+        assert "temporal_" in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5,
+                                        trust_env=False).text
+
+        # A worker killed outright is restarted; Temporal, localaws and the web app go on.
+        os.kill(started["worker"], signal.SIGKILL)
+        restarted = wait_for_line(log_path, r"\[byok\] restarted worker \(pid (\d+)\)", 60)
+        started["restarted worker"] = int(restarted[1])
+        assert "worker was killed by SIGKILL" in log_path.read_text()
+        deadline = time.monotonic() + 90
+        while log_path.read_text().count("[worker] worker ready") < 2:
+            assert time.monotonic() < deadline, log_path.read_text()
+            assert up._http_status(f"http://127.0.0.1:{web_port}/healthz") is not None
+            assert up._http_status(f"http://127.0.0.1:{ports[2]}/_localaws/ping") == 200
+            time.sleep(0.5)
+        assert up._temporal_ready(ports[0], ports[1])
+        assert alive(started["restarted worker"]) and proc.poll() is None
+
+        # `byok worker` joins the running stack with the settings up gave its children.
+        extra_log = tmp_path / "extra-worker.log"
+        with extra_log.open("w") as log:
+            extra = subprocess.Popen(
+                [*byok_up_argv()[:-1], "worker"], cwd=tmp_path, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                env={**stack_env(tmp_path / "home", ports), "BYOK_TEMPORAL_PORT": "1"})
+        started["extra worker"] = extra.pid
+        wait_for_line(extra_log, r"worker ready on task queues", 90)
+        extra_metrics = wait_for_line(extra_log, r"Worker metrics  (http://\S+)", 5)[1]
+        assert extra_metrics != f"http://127.0.0.1:{metrics_port}/metrics"
+        assert "temporal_" in httpx.get(extra_metrics, timeout=5, trust_env=False).text
+        extra.send_signal(signal.SIGTERM)
+        assert extra.wait(timeout=60) == 0, extra_log.read_text()
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=90) == 0, log_path.read_text()

@@ -114,14 +114,18 @@ class _CrashingStore(FileStore):
 
 def worker_with(env: Any, settings: Settings, engine: Engine, aws: Any,
                 executor: ThreadPoolExecutor, write_backup: Callable[[BackupPlan], BackupResult]
-                ) -> Worker:
-    """The real worker's activities, with write_backup replaced. No workflow cache: the
-    time-skipping server never moves a task off a stopped worker's sticky queue."""
+                ) -> worker_module.WorkerGroup:
+    """The real worker's activities, with write_backup replaced on the transfer queue. No
+    workflow cache: the time-skipping server never moves a task off a stopped worker's
+    sticky queue."""
     acts = [a for a in worker_module.activities(settings, engine, aws)
             if getattr(a, "__name__", "") != "write_backup"]
-    return Worker(env.client, task_queue=settings.task_queue, workflows=worker_module.WORKFLOWS,
-                  activities=[*acts, write_backup], activity_executor=executor,
-                  max_cached_workflows=0)
+    return worker_module.WorkerGroup([
+        Worker(env.client, task_queue=settings.task_queue, workflows=worker_module.WORKFLOWS,
+               activities=acts, activity_executor=executor, max_cached_workflows=0),
+        Worker(env.client, task_queue=settings.transfer_task_queue, activity_executor=executor,
+               activities=[*(a for a in acts if worker_module.activity_name(a)
+                             in worker_module.TRANSFER_ACTIVITIES), write_backup])])
 
 
 async def test_worker_crash_mid_backup_finishes_exactly_once(

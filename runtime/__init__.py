@@ -1,0 +1,1 @@
+"""What a worker process runs on: telemetry, metrics, and a graceful drain on signals."""
