@@ -23,6 +23,7 @@ from activities.notify import NotifyActivities
 from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
+from byok import startup
 from byok.db import make_engine, migrate
 from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
@@ -83,6 +84,8 @@ def build_worker(client: Client, settings: Settings, engine: Engine, aws: AwsCli
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
+    # The worker listens on nothing: what exposes it is the Temporal server it takes work from.
+    startup.exit_if_unsafe(settings, startup.host_of(settings.temporal_address), "the worker")
     engine = make_engine(settings.db_url)
     migrate(engine)
     aws = AwsClients(settings)
