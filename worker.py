@@ -26,6 +26,7 @@ from activities.notify import NotifyActivities
 from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
+from byok import startup
 from byok.audit_anchor import anchor_store
 from byok.aws import AwsClients
 from byok.db import make_engine, migrate
@@ -143,6 +144,8 @@ async def main() -> int:
     except InvalidSettings as exc:
         print(f"worker: {exc.message}", file=sys.stderr, flush=True)
         return 2
+    # The worker listens on nothing: what exposes it is the Temporal server it takes work from.
+    startup.exit_if_unsafe(settings, startup.host_of(settings.temporal_address), "the worker")
     engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     migrate(engine)
     # The service's own resources exist before any worker starts (`byok up` and

@@ -44,7 +44,7 @@ class CloudFormationActivities:
     def poll_stack(self, inp: PollInput) -> PollResult:
         result = PollResult(callback=self._read_queue(inp.tenant_id))
         if result.callback is None:
-            role = f"arn:aws:iam::{inp.account_id}:role/{cfn.DEFAULT_ROLE_NAME}"
+            role = self.settings.role_arn(inp.account_id, cfn.DEFAULT_ROLE_NAME)
             with session_scope(self.engine) as session:
                 external_id = enablement.external_id_for(session, inp.tenant_id)
             try:

@@ -142,7 +142,7 @@ class AwsClients:
         """A client reading the tenant's workload data in a connected account."""
         role = self.settings.connection_role_name
         if role:
-            return self.tenant(name, region, f"arn:aws:iam::{account_id}:role/{role}", "")
+            return self.tenant(name, region, self.settings.role_arn(account_id, role), "")
         if not self.settings.aws_endpoint_url:
             raise AwsError("BYOK_CONNECTION_ROLE_NAME must name the backup role on real AWS",
                            code="CONNECTION_ROLE_UNSET")

@@ -10,10 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from byok.errors import InvalidSettings
 from byok.keyspec import dev_key, parse_keys
+from byok.partition import arn, partition_for
 from byok.queues import transfer_queue
 
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+# S3's rules for new bucket names (no uppercase, no underscores, 3-63 characters).
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,76}$")
 
 
 class Settings(BaseSettings):
@@ -53,7 +57,17 @@ class Settings(BaseSettings):
     # The role backups read tenants' data through; empty = localaws, where a 12-digit
     # access key id acts as that account.
     connection_role_name: str = ""
-    callback_topic_name: str = "byok-vault-stack-callbacks"
+    callback_topic_name: str = Field(default="byok-vault-stack-callbacks",
+                                     pattern=r"^[A-Za-z0-9_-]{1,256}$")
+    callback_queue_name: str = "byok-vault-stack-callbacks"  # its dead-letter queue: <name>-dlq
+    # The service's own CloudFormation stack (byok/templates/service.yaml) and its inputs.
+    service_stack_name: str = Field(default="byok-vault-service",
+                                    pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    tenant_role_name_pattern: str = Field(default="ByokVault*",
+                                          pattern=r"^[A-Za-z0-9_+=,.@*-]{1,64}$")
+    callback_max_receive_count: int = Field(default=5, ge=1, le=1000)
+    template_bucket: str = ""  # empty = templates are not hosted on S3
+    template_prefix: str = Field(default="templates/", pattern=r"^[A-Za-z0-9._-]+/$")
     vault_bucket: str = "byok-vault-backups"
     vault_backend: str = Field(default="file", pattern="^(file|s3)$")
     default_key_alias: str = "alias/byok-vault-default"
@@ -104,6 +118,36 @@ class Settings(BaseSettings):
             raise ValueError(f"{v!r} is not a 12-digit AWS account id")
         return v
 
+    @field_validator("vault_bucket", "template_bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        if v and (not BUCKET_RE.match(v) or ".." in v):
+            raise ValueError(f"{v!r} is not a valid S3 bucket name (3-63 lowercase letters, "
+                             "digits, dots and hyphens)")
+        return v
+
+    @field_validator("callback_queue_name")
+    @classmethod
+    def _queue(cls, v: str) -> str:
+        # 76, not 80: the dead-letter queue's name adds "-dlq".
+        if not QUEUE_NAME_RE.match(v):
+            raise ValueError(f"{v!r} is not a valid SQS queue name (1-76 letters, digits, "
+                             "hyphens and underscores)")
+        return v
+
+    @property
+    def partition(self) -> str:
+        """The AWS partition of the control-plane region (aws, aws-cn, aws-us-gov)."""
+        return partition_for(self.control_plane_region)
+
+    def role_arn(self, account_id: str, role_name: str) -> str:
+        """A role's ARN in the service's partition (tenants' accounts share it)."""
+        return arn(self.control_plane_region, "iam", account_id, f"role/{role_name}",
+                   arn_region="")
+
+    def key_arn(self, region: str, account_id: str, key_id: str) -> str:
+        return arn(region, "kms", account_id, f"key/{key_id}")
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home.resolve() / 'byok.db'}"
@@ -118,12 +162,13 @@ class Settings(BaseSettings):
 
     @property
     def service_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.service_account_id}:role/{self.service_role_name}"
+        return arn(self.control_plane_region, "iam", self.service_account_id,
+                   f"role/{self.service_role_name}", arn_region="")
 
     @property
     def callback_topic_arn(self) -> str:
-        region = self.control_plane_region
-        return f"arn:aws:sns:{region}:{self.service_account_id}:{self.callback_topic_name}"
+        return arn(self.control_plane_region, "sns", self.service_account_id,
+                   self.callback_topic_name)
 
     @property
     def vault_dir(self) -> Path:

@@ -26,7 +26,7 @@ def _ensure_role(aws: AwsClients, settings: Settings) -> None:
     iam = aws.base("iam")
     trust = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRole",
-        "Principal": {"AWS": f"arn:aws:iam::{settings.service_account_id}:root"}}]}
+        "Principal": {"AWS": f"arn:{settings.partition}:iam::{settings.service_account_id}:root"}}]}
     try:
         iam.get_role(RoleName=settings.service_role_name)
     except ClientError as exc:

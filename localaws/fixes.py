@@ -23,6 +23,8 @@ def apply() -> None:
         kms_guard.apply()
         sts_fixes.apply()
         cfn_fixes.apply()
+        from . import cfn_policies
+        cfn_policies.apply()
         speed.apply()
         _applied = True
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from starter import backup_cmds, health_cmds
+from starter import backup_cmds, health_cmds, service_cmds
 from starter.context import Ctx, console, context, emit, fail, run, run_async
 from starter.dev import dev_app
 from starter.keys import keys_app
@@ -22,6 +22,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(keys_app, name="keys")
 backup_cmds.register(app)
 health_cmds.register(app)
+service_cmds.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]
@@ -288,5 +289,6 @@ def codec_server(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] =
     it holds BYOK_PAYLOAD_KEYS, so it is an operator's tool, never exposed to tenants."""
     import uvicorn
 
-    from web.codec_server import codec_app
-    uvicorn.run(codec_app(context().settings), host="127.0.0.1", port=port, log_level="warning")
+    context()  # settings are checked here, with a clear message, before uvicorn starts
+    uvicorn.run("web.codec_server:create_codec_app", factory=True, host="127.0.0.1", port=port,
+                log_level="warning")

@@ -34,7 +34,7 @@ def create_legacy_tenant(settings: Settings, engine: Engine, *, name: str, accou
     payload = deploy_stack(settings, account_id=account_id, token=enablement.new_token(),
                            external_id=external_id, version=cfn.LEGACY_TEMPLATE_VERSION,
                            stack_name=cfn.stack_name_for(tenant.id))
-    key_arn = f"arn:aws:kms:{region}:{account_id}:key/{payload['multi_region_cmk_key_id']}"
+    key_arn = settings.key_arn(region, account_id, payload["multi_region_cmk_key_id"])
     with session_scope(engine) as session:
         session.add(KeyBinding(
             tenant_id=tenant.id, generation=1, account_id=account_id,

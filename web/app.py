@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from byok import startup
 from byok.db import make_engine, migrate
 from byok.errors import ByokError, Conflict, InvalidInput, NotFound, Unauthorized
 from byok.settings import Settings, load_settings
@@ -46,6 +47,7 @@ def _problem(err: Any) -> dict[str, str]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    startup.exit_if_unsafe(settings, settings.web_host, "the web app")  # before any I/O
     engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     migrate(engine)
 

@@ -13,7 +13,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from byok.codec import EncryptionCodec, PayloadDecryptError
-from byok.settings import Settings
+from byok.settings import Settings, load_settings
 
 MAX_BODY = 4 << 20  # the UI sends one history page's payloads at a time
 
@@ -52,3 +52,8 @@ def codec_app(settings: Settings) -> FastAPI:
         return await convert(request, decode=False)
 
     return app
+
+
+def create_codec_app() -> FastAPI:
+    """The factory `byok codec-server` hands to uvicorn (settings from the environment)."""
+    return codec_app(load_settings())
