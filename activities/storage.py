@@ -3,6 +3,8 @@ writer commits, so a crash mid-write never leaves something that looks complete.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import secrets
 from collections import deque
@@ -209,9 +211,16 @@ class _S3Writer:
         self.drain()
         self.pool.shutdown()
         self.parts.sort(key=lambda p: p["PartNumber"])
-        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                          UploadId=self.upload_id,
-                                          MultipartUpload={"Parts": self.parts})
+        try:
+            self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                              UploadId=self.upload_id,
+                                              MultipartUpload={"Parts": self.parts})
+        except Exception:
+            # Completing a large object can outlast the read timeout; the client's retry
+            # then finds the upload gone although the first call succeeded. The object is
+            # ours only if its ETag is the one these very parts make.
+            if not self._completed():
+                raise
         # Uploads of crashed earlier attempts are invisible but billed until aborted.
         listed = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key)
         for upload in listed.get("Uploads", []):
@@ -219,6 +228,18 @@ class _S3Writer:
                 self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
                                                UploadId=upload["UploadId"])
 
+    def _completed(self) -> bool:
+        digests = b"".join(bytes.fromhex(p["ETag"].strip('"')) for p in self.parts)
+        expected = f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(self.parts)}"'
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self.key)
+        except Exception:  # noqa: BLE001 - not there (or unreadable): not completed
+            return False
+        return bool(head.get("ETag") == expected)
+
     def abort(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+        # NoSuchUpload: already completed or aborted, nothing is left to clean up.
+        with contextlib.suppress(self.s3.exceptions.NoSuchUpload):
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                           UploadId=self.upload_id)

@@ -251,3 +251,33 @@ async def test_backup_and_restore_through_workflows_with_the_s3_vault(
     assert not (settings.vault_dir).exists()  # nothing went to the file vault
     assert uploads(store) == []
     engine.dispose()
+
+
+def test_s3_commit_whose_answer_was_lost_is_recognised_by_its_etag(s3_store: S3Store) -> None:
+    """CompleteMultipartUpload succeeded, but its answer timed out and the retry found the
+    upload gone: the object carries the ETag of our parts, so the commit stands."""
+    class LostAnswer(_CountingS3):
+        def complete_multipart_upload(self, **kwargs: Any) -> Any:
+            self._s3.complete_multipart_upload(**kwargs)
+            raise OSError("read timeout")
+
+    w = S3Store(LostAnswer(s3_store.s3), s3_store.bucket).writer(KEY)
+    w.write(bytes(S3_PART))
+    w.write(b"tail")
+    w.commit()
+    assert s3_store.reader(KEY).read() == bytes(S3_PART) + b"tail"
+
+
+def test_s3_commit_failure_with_someone_elses_object_is_raised(s3_store: S3Store) -> None:
+    class Failing(_CountingS3):
+        def complete_multipart_upload(self, **kwargs: Any) -> Any:
+            raise OSError("read timeout")
+
+    s3_store.s3.put_object(Bucket=s3_store.bucket, Key=KEY, Body=b"another attempt's object")
+    w = S3Store(Failing(s3_store.s3), s3_store.bucket).writer(KEY)
+    w.write(b"ours")
+    with pytest.raises(OSError, match="read timeout"):
+        w.commit()
+    w.abort()
+    w.abort()  # a second abort finds no upload: not an error
+    assert uploads(s3_store) == []
