@@ -75,6 +75,23 @@ class Stage(Generic[T]):
             self._thread.join(timeout=_POLL)
 
 
+class Inline:
+    """A Stage's interface, consuming on the caller's thread: for transfers too small to
+    repay starting threads."""
+
+    def __init__(self, consume: Callable[[Any], object]):
+        self._consume = consume
+
+    def put(self, item: Any) -> None:
+        self._consume(item)
+
+    def finish(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
 def read_ahead(items: Iterable[T], depth: int = 4, name: str = "read-ahead"
                ) -> Generator[T, None, None]:
     """Iterate `items` on a thread, up to `depth` ahead of the consumer; errors re-raise here.

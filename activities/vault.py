@@ -4,11 +4,13 @@ Backup data never enters a Temporal payload; progress goes out as heartbeats."""
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio import activity
@@ -16,7 +18,7 @@ from temporalio import activity
 from activities.aws import AwsClients
 from activities.base import byok_errors
 from activities.keyprovider import KmsKeyProvider
-from activities.pipeline import Stage, read_ahead
+from activities.pipeline import Inline, Stage, read_ahead
 from activities.sources import open_source
 from activities.storage import VaultStore
 from byok.envelope import (
@@ -52,6 +54,13 @@ class _Progress:
         if now - self.at >= HEARTBEAT_SECONDS:
             activity.heartbeat(self.done)  # plaintext bytes so far: the CLI's progress bar
             self.at = now
+
+
+SMALL_RESTORE = 4 << 20  # below this a restore runs on one thread
+
+
+def stage(consume: Callable[[Any], object], inline: bool, name: str) -> Stage[Any] | Inline:
+    return Inline(consume) if inline else Stage(consume, DEPTH, name)
 
 
 class _RecordedKeyOnly:
@@ -111,11 +120,17 @@ class VaultActivities:
         # A retry after a crash starts over: the writer replaces any partial object.
         # Pipeline: the source is read ahead on one thread, hashed on another, encrypted
         # here, and written on a fourth; each stage works on a chunk while the next waits.
+        # A source of one chunk (most backups are small) goes without threads: starting
+        # three of them would cost more than they save.
+        first, second = next(chunks, None), next(chunks, None)
+        small = second is None
+        head = [c for c in (first, second) if c is not None]
         writer = self.store.writer(plan.object_key)
         hasher = new_hasher(self.digest_alg)
-        hashing: Stage[bytes] = Stage(hasher.update, DEPTH, "backup-hash")
-        writing: Stage[bytes | bytearray] = Stage(writer.write, DEPTH, "backup-write")
-        source = read_ahead(chunks, DEPTH, "backup-read")
+        hashing = stage(hasher.update, small, "backup-hash")
+        writing = stage(writer.write, small, "backup-write")
+        source = iter(head) if small else read_ahead(itertools.chain(head, chunks), DEPTH,
+                                                       "backup-read")
         try:
             writing.put(enc.header())
             progress = _Progress()
@@ -131,7 +146,7 @@ class VaultActivities:
             writing.finish()
             writer.commit()
         except BaseException:
-            source.close()
+            getattr(source, "close", lambda: None)()
             hashing.abort()
             writing.abort()
             writer.abort()
@@ -160,13 +175,15 @@ class VaultActivities:
         provider = _RecordedKeyOnly(self.provider(plan.tenant_id), plan.key_arn)
         hasher = new_hasher(plan.digest_alg)  # the backup's own algorithm (old: SHA-256)
         expected = plan.digest or plan.sha256
+        small = plan.plaintext_size < SMALL_RESTORE
         try:
-            with self.store.stream(plan.object_key) as src, tmp.open("xb") as out:
+            with (self.store.reader(plan.object_key) if small
+                  else self.store.stream(plan.object_key)) as src, tmp.open("xb") as out:
                 # Read ahead (in the store), decrypt here, hash and write on their own
                 # threads; plaintext frames are immutable, so both stages share them.
                 dec = Decryptor(src.read, provider, context)
-                hashing: Stage[bytes] = Stage(hasher.update, DEPTH, "restore-hash")
-                writing: Stage[bytes] = Stage(out.write, DEPTH, "restore-write")
+                hashing = stage(hasher.update, small, "restore-hash")
+                writing = stage(out.write, small, "restore-write")
                 try:
                     progress = _Progress()
                     for chunk in dec:
