@@ -40,5 +40,6 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.bench_envelope
 	$(BIN)/python -m bench.bench_kms --n 10000
+	$(BIN)/python -m bench.bench_transfer --size-gib 2
 	$(BIN)/python -m bench.bench_backups_e2e
 	$(BIN)/python -m bench.bench_health_sweep

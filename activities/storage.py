@@ -3,14 +3,25 @@ writer commits, so a crash mid-write never leaves something that looks complete.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import secrets
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from activities.pipeline import BlockReader, file_blocks, read_ahead
 from byok.errors import NotFound
 
-S3_PART = 8 << 20  # multipart parts (S3 needs at least 5 MiB except the last)
+S3_PART = 16 << 20  # multipart parts (S3 needs at least 5 MiB except the last)
+# Parts (and ranged GETs) in flight at once: one S3 connection rarely passes ~100 MB/s, so
+# throughput comes from parallel requests; memory in flight is S3_PARALLEL x S3_PART.
+S3_PARALLEL = 4
+READ_BLOCK = 8 << 20  # read-ahead blocks of a full read (restore)
+READ_DEPTH = 4
 
 
 class Writer(Protocol):
@@ -22,6 +33,8 @@ class Writer(Protocol):
 class VaultStore(Protocol):
     def writer(self, key: str) -> Writer: ...
     def reader(self, key: str) -> Any: ...  # a binary file-like with read(n)
+    # The same bytes for a full sequential read: read ahead on other threads (restores).
+    def stream(self, key: str) -> BlockReader: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
 
@@ -46,6 +59,10 @@ class FileStore:
         if not path.is_file():
             raise NotFound(f"backup object {key} is missing from the vault")
         return path.open("rb")
+
+    def stream(self, key: str) -> BlockReader:
+        fh = self.reader(key)
+        return BlockReader(read_ahead(file_blocks(fh, READ_BLOCK), READ_DEPTH, "vault-read"))
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -100,6 +117,18 @@ class S3Store:
         except self.s3.exceptions.NoSuchKey:
             raise NotFound(f"backup object {key} is missing from the vault") from None
 
+    def stream(self, key: str) -> BlockReader:
+        """Ranged GETs of S3_PART, S3_PARALLEL at a time, yielded in order; all of one
+        version of the object (If-Match on its ETag), so a rewrite mid-read is refused."""
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise NotFound(f"backup object {key} is missing from the vault") from None
+            raise
+        return BlockReader(_ranges(self.s3, self.bucket, key, head["ContentLength"],
+                                   head["ETag"]))
+
     def exists(self, key: str) -> bool:
         try:
             self.s3.head_object(Bucket=self.bucket, Key=key)
@@ -111,31 +140,87 @@ class S3Store:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
 
+def _ranges(s3: Any, bucket: str, key: str, size: int, etag: str) -> Iterator[bytes]:
+    def fetch(start: int) -> bytes:
+        end = min(start + S3_PART, size) - 1
+        body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}",
+                             IfMatch=etag)["Body"]
+        data: bytes = body.read()
+        if len(data) != end - start + 1:
+            raise NotFound(f"backup object {key} changed or shrank while it was read")
+        return data
+
+    starts = iter(range(0, size, S3_PART))
+    pool = ThreadPoolExecutor(S3_PARALLEL, thread_name_prefix="s3-get")
+    pending: deque[Future[bytes]] = deque()
+    try:
+        for start in starts:
+            pending.append(pool.submit(fetch, start))
+            if len(pending) >= S3_PARALLEL:
+                break
+        while pending:
+            block = pending.popleft().result()
+            nxt = next(starts, None)
+            if nxt is not None:
+                pending.append(pool.submit(fetch, nxt))
+            yield block
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _S3Writer:
+    """Parts upload on a small pool while the caller goes on encrypting; at most
+    S3_PARALLEL parts are in flight, so memory stays bounded whatever the object's size."""
+
     def __init__(self, s3: Any, bucket: str, key: str):
         self.s3, self.bucket, self.key = s3, bucket, key
         self.upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
         self.parts: list[dict[str, Any]] = []
-        self.buf = bytearray()
+        self.chunks: list[bytes | bytearray] = []
+        self.buffered = self.numbered = 0
+        self.pool = ThreadPoolExecutor(S3_PARALLEL, thread_name_prefix="s3-part")
+        self.pending: deque[Future[dict[str, Any]]] = deque()
+
+    def _upload(self, number: int, body: bytes) -> dict[str, Any]:
+        out = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                  PartNumber=number, Body=body)
+        return {"PartNumber": number, "ETag": out["ETag"]}
 
     def _flush(self) -> None:
-        n = len(self.parts) + 1
-        out = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                  PartNumber=n, Body=bytes(self.buf))
-        self.parts.append({"PartNumber": n, "ETag": out["ETag"]})
-        self.buf.clear()
+        while len(self.pending) >= S3_PARALLEL:
+            self.parts.append(self.pending.popleft().result())  # raises a failed part
+        self.numbered += 1
+        body = b"".join(self.chunks)
+        self.chunks, self.buffered = [], 0
+        self.pending.append(self.pool.submit(self._upload, self.numbered, body))
+
+    def drain(self) -> None:
+        """Wait for every part in flight (and raise the first that failed)."""
+        while self.pending:
+            self.parts.append(self.pending.popleft().result())
 
     def write(self, data: bytes | bytearray) -> None:
-        self.buf += data
-        if len(self.buf) >= S3_PART:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered >= S3_PART:
             self._flush()
 
     def commit(self) -> None:
-        if self.buf or not self.parts:
+        if self.buffered or not self.numbered:
             self._flush()
-        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                          UploadId=self.upload_id,
-                                          MultipartUpload={"Parts": self.parts})
+        self.drain()
+        self.pool.shutdown()
+        self.parts.sort(key=lambda p: p["PartNumber"])
+        try:
+            self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                              UploadId=self.upload_id,
+                                              MultipartUpload={"Parts": self.parts})
+        except Exception:
+            # Completing a large object can outlast the read timeout; the client's retry
+            # then finds the upload gone although the first call succeeded. The object is
+            # ours only if its ETag is the one these very parts make.
+            if not self._completed():
+                raise
         # Uploads of crashed earlier attempts are invisible but billed until aborted.
         listed = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key)
         for upload in listed.get("Uploads", []):
@@ -143,5 +228,18 @@ class _S3Writer:
                 self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
                                                UploadId=upload["UploadId"])
 
+    def _completed(self) -> bool:
+        digests = b"".join(bytes.fromhex(p["ETag"].strip('"')) for p in self.parts)
+        expected = f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(self.parts)}"'
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self.key)
+        except Exception:  # noqa: BLE001 - not there (or unreadable): not completed
+            return False
+        return bool(head.get("ETag") == expected)
+
     def abort(self) -> None:
-        self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        # NoSuchUpload: already completed or aborted, nothing is left to clean up.
+        with contextlib.suppress(self.s3.exceptions.NoSuchUpload):
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                           UploadId=self.upload_id)

@@ -4,44 +4,63 @@ Backup data never enters a Temporal payload; progress goes out as heartbeats."""
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.base import byok_errors
 from activities.keyprovider import KmsKeyProvider
+from activities.pipeline import Inline, Stage, read_ahead
 from activities.sources import open_source
 from activities.storage import VaultStore
 from byok.aws import AwsClients
 from byok.default_key import ensure_default_key
-from byok.envelope import DataKeyMaterial, Decryptor, Encryptor, KeyUnavailable, make_context
+from byok.envelope import (
+    DEFAULT_DIGEST,
+    DataKeyMaterial,
+    Decryptor,
+    Encryptor,
+    KeyUnavailable,
+    make_context,
+    new_hasher,
+)
+from byok.envelope.digest import SHA256
 from byok.errors import Conflict
 from byok.keycache import CachingKeyProvider, KeyCache
 from byok.messages import BackupPlan, BackupResult, RestorePlan, RestoreResult
 from byok.settings import Settings
 
-HEARTBEAT_BYTES = 8 << 20
-# Also heartbeat by time: a slow source (many tiny S3 objects) can take longer than the
-# heartbeat timeout to yield 8 MiB; the SDK throttles what it actually sends.
-HEARTBEAT_SECONDS = 5.0
+# Heartbeat by time only: a per-chunk call costs a cross-thread hop each time, and the
+# server needs one per heartbeat timeout at most (the SDK throttles what it sends anyway).
+HEARTBEAT_SECONDS = 1.0
+DEPTH = 4  # chunks queued between two stages: memory in flight is about DEPTH x chunk
 
 
 class _Progress:
     def __init__(self) -> None:
-        self.done = self.last = 0
+        self.done = 0
         self.at = time.monotonic()
 
     def add(self, n: int) -> None:
         self.done += n
         now = time.monotonic()
-        if self.done - self.last >= HEARTBEAT_BYTES or now - self.at >= HEARTBEAT_SECONDS:
+        if now - self.at >= HEARTBEAT_SECONDS:
             activity.heartbeat(self.done)  # plaintext bytes so far: the CLI's progress bar
-            self.last, self.at = self.done, now
+            self.at = now
+
+
+SMALL_RESTORE = 4 << 20  # below this a restore runs on one thread
+
+
+def stage(consume: Callable[[Any], object], inline: bool, name: str) -> Stage[Any] | Inline:
+    return Inline(consume) if inline else Stage(consume, DEPTH, name)
 
 
 class _RecordedKeyOnly:
@@ -64,8 +83,9 @@ class _RecordedKeyOnly:
 
 class VaultActivities:
     def __init__(self, aws: AwsClients, engine: Engine, settings: Settings, store: VaultStore,
-                 cache: KeyCache):
+                 cache: KeyCache, *, digest_alg: str = DEFAULT_DIGEST):
         self.aws, self.engine, self.settings = aws, engine, settings
+        self.digest_alg = digest_alg  # for new backups; a restore uses the backup's own
         self.store, self.cache = store, cache
         # region -> (default key ARN, when looked up): one DescribeKey per region and cache
         # age, not one per backup, which would undo the key cache's KMS frugality.
@@ -94,27 +114,48 @@ class VaultActivities:
         materials = self.provider(plan.tenant_id).materials_for_backup(
             plan.tenant_id, plan.region, key_arn, plan.backup_id, context)
         try:
-            enc = Encryptor(materials, context, self.settings.frame_size)
+            enc = Encryptor(materials, context, self.settings.frame_size, digest=None)
         finally:
             materials.wipe()
         # A retry after a crash starts over: the writer replaces any partial object.
+        # Pipeline: the source is read ahead on one thread, hashed on another, encrypted
+        # here, and written on a fourth; each stage works on a chunk while the next waits.
+        # A source of one chunk (most backups are small) goes without threads: starting
+        # three of them would cost more than they save.
+        first, second = next(chunks, None), next(chunks, None)
+        small = second is None
+        head = [c for c in (first, second) if c is not None]
         writer = self.store.writer(plan.object_key)
+        hasher = new_hasher(self.digest_alg)
+        hashing = stage(hasher.update, small, "backup-hash")
+        writing = stage(writer.write, small, "backup-write")
+        source = iter(head) if small else read_ahead(itertools.chain(head, chunks), DEPTH,
+                                                       "backup-read")
         try:
-            writer.write(enc.header())
+            writing.put(enc.header())
             progress = _Progress()
-            for chunk in chunks:
+            for chunk in source:
+                hashing.put(chunk)
                 out = enc.update(chunk)
                 if out:
-                    writer.write(out)
+                    writing.put(out)
                 progress.add(len(chunk))
-            writer.write(enc.finalize())
+                del out  # see Encryptor.stream: let the allocator reuse the block
+            writing.put(enc.finalize())
+            hashing.finish()
+            writing.finish()
             writer.commit()
         except BaseException:
+            getattr(source, "close", lambda: None)()
+            hashing.abort()
+            writing.abort()
             writer.abort()
             raise
         r = enc.result
+        digest = hasher.hexdigest()
         return BackupResult(plan.tenant_id, plan.backup_id, True, r.key_arn, r.plaintext_size,
-                            r.stored_size, r.sha256 or "")
+                            r.stored_size, digest if self.digest_alg == SHA256 else "",
+                            digest=digest, digest_alg=self.digest_alg)
 
     @activity.defn
     @byok_errors
@@ -132,17 +173,34 @@ class VaultActivities:
         for stale in target.parent.glob(pattern):
             stale.unlink(missing_ok=True)  # left by a crashed attempt of this restore
         provider = _RecordedKeyOnly(self.provider(plan.tenant_id), plan.key_arn)
+        hasher = new_hasher(plan.digest_alg)  # the backup's own algorithm (old: SHA-256)
+        expected = plan.digest or plan.sha256
+        small = plan.plaintext_size < SMALL_RESTORE
         try:
-            with self.store.reader(plan.object_key) as src, tmp.open("xb") as out:
-                dec = Decryptor(src.read, provider, context, digest=True)
-                progress = _Progress()
-                for chunk in dec:
-                    out.write(chunk)
-                    progress.add(len(chunk))
+            with (self.store.reader(plan.object_key) if small
+                  else self.store.stream(plan.object_key)) as src, tmp.open("xb") as out:
+                # Read ahead (in the store), decrypt here, hash and write on their own
+                # threads; plaintext frames are immutable, so both stages share them.
+                dec = Decryptor(src.read, provider, context)
+                hashing = stage(hasher.update, small, "restore-hash")
+                writing = stage(out.write, small, "restore-write")
+                try:
+                    progress = _Progress()
+                    for chunk in dec:
+                        hashing.put(chunk)
+                        writing.put(chunk)
+                        progress.add(len(chunk))
+                    hashing.finish()
+                    writing.finish()
+                except BaseException:
+                    hashing.abort()
+                    writing.abort()
+                    raise
                 out.flush()
                 os.fsync(out.fileno())
-            if dec.result.sha256 != plan.sha256:
-                raise Conflict("the restored bytes do not match the backup's SHA-256",
+            if hasher.hexdigest() != expected:
+                raise Conflict(f"the restored bytes do not match the backup's "
+                               f"{plan.digest_alg.upper()} digest",
                                code="RESTORE_DIGEST_MISMATCH")
             # Only a fully verified restore reaches the target, in one rename.
             os.replace(tmp, target)

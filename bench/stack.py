@@ -8,9 +8,10 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -35,6 +36,7 @@ class Stack:
     engine: Engine
     aws: AwsClients
     work: Path
+    temporal_address: str = ""
 
 
 def act_as_service() -> None:
@@ -45,11 +47,15 @@ def act_as_service() -> None:
 
 
 @asynccontextmanager
-async def embedded_stack(task_queue: str, db_file: bool) -> AsyncIterator[Stack]:
+async def embedded_stack(task_queue: str, db_file: bool, *, localaws_url: str = "",
+                         **overrides: Any) -> AsyncIterator[Stack]:
+    """overrides go to load_settings (e.g. vault_backend="s3"); localaws_url names a
+    localaws running in another process, so its memory is not counted as the worker's."""
     sys.path.insert(0, str(ROOT))  # localaws is dev-only: import it from the checkout
     from localaws import LocalAws
 
-    with tempfile.TemporaryDirectory() as tmp, LocalAws() as local:
+    with tempfile.TemporaryDirectory() as tmp, \
+            (nullcontext(None) if localaws_url else LocalAws()) as local:
         work = Path(tmp)
         env = await WorkflowEnvironment.start_local(
             data_converter=data_converter(load_settings().payload_keys),
@@ -58,14 +64,16 @@ async def embedded_stack(task_queue: str, db_file: bool) -> AsyncIterator[Stack]
             search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
                                SearchAttributeKey.for_keyword("WalletState")])
         try:
-            settings = load_settings(home=work / "home", aws_endpoint_url=local.url,
-                                     database_url="", task_queue=task_queue)
+            settings = load_settings(home=work / "home",
+                                     aws_endpoint_url=localaws_url or str(local and local.url),
+                                     database_url="", task_queue=task_queue, **overrides)
             engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
             migrate(engine)
             aws = AwsClients(settings)
             ensure_service_resources(aws, settings)
             with ThreadPoolExecutor(max_workers=64) as executor:
                 async with build_worker(env.client, settings, engine, aws, executor):
-                    yield Stack(env.client, settings, engine, aws, work)
+                    yield Stack(env.client, settings, engine, aws, work,
+                                env.client.service_client.config.target_host)
         finally:
             await env.shutdown()

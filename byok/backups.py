@@ -99,9 +99,13 @@ def finish_backup(session: Session, result: BackupResult) -> None:
     if result.ok:
         row.status, row.key_arn = "complete", result.key_arn
         row.plaintext_size, row.stored_size = result.plaintext_size, result.stored_size
-        row.sha256, row.completed_at = result.sha256, utcnow()
+        row.digest_alg = result.digest_alg
+        row.digest = result.digest or result.sha256  # results of older workers: sha256 only
+        row.sha256 = row.digest if row.digest_alg == "sha256" else None
+        row.completed_at = utcnow()
         details = {"backup_id": row.id, "bytes": row.plaintext_size, "key_arn": row.key_arn,
-                   "key_kind": row.key_kind, "sha256": row.sha256}
+                   "key_kind": row.key_kind, "digest_alg": row.digest_alg,
+                   "digest": row.digest}
     else:
         row.status, row.error = "failed", f"{result.error_code}: {result.error_message}"
         details = {"backup_id": row.id, "code": result.error_code,
@@ -152,7 +156,7 @@ def plan_restore(session: Session, inp: RestoreInput) -> RestorePlan:
                      event_key=f"restore.started/{inp.restore_id}")
     return RestorePlan(inp.tenant_id, inp.restore_id, row.id, inp.target, inp.force,
                        row.object_key, row.key_arn, row.workload, row.region, row.sha256 or "",
-                       row.plaintext_size)
+                       row.plaintext_size, row.digest or row.sha256 or "", row.digest_alg)
 
 
 def finish_restore(session: Session, result: RestoreResult) -> None:

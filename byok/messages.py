@@ -205,9 +205,11 @@ class BackupResult:
     key_arn: str = ""
     plaintext_size: int = 0
     stored_size: int = 0
-    sha256: str = ""
+    sha256: str = ""  # set only for SHA-256 backups; `digest` holds it under any algorithm
     error_code: str = ""
     error_message: str = ""
+    digest: str = ""
+    digest_alg: str = "sha256"
 
 
 @dataclass
@@ -233,6 +235,8 @@ class RestorePlan:
     region: str
     sha256: str
     plaintext_size: int
+    digest: str = ""  # the catalog's plaintext digest under digest_alg
+    digest_alg: str = "sha256"
 
 
 @dataclass

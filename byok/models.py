@@ -172,7 +172,11 @@ class Backup(SQLModel, table=True):
     region: str = Field(max_length=32)
     plaintext_size: int = 0
     stored_size: int = 0
-    sha256: str | None = Field(default=None, max_length=64)
+    sha256: str | None = Field(default=None, max_length=64)  # SHA-256 backups only
+    # The plaintext digest and its algorithm (docs/FORMAT.md): blake3 for new backups,
+    # sha256 for those taken before; a restore checks with the backup's own algorithm.
+    digest: str | None = Field(default=None, max_length=128)
+    digest_alg: str = Field(default="sha256", max_length=16)
     key_arn: str = Field(max_length=2048, index=True)
     key_kind: str = Field(max_length=16)  # byok / default / legacy
     key_generation: int | None = None

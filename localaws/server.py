@@ -87,7 +87,9 @@ class LocalAwsApp:
         if target:
             operation = target.split(".")[-1]
         else:
-            form = parse_qs(body.decode("utf-8", "replace")) if not json_protocol else {}
+            # Only query-protocol bodies are forms; parsing an S3 object as one took seconds.
+            is_form = "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "")
+            form = parse_qs(body.decode("utf-8", "replace")) if is_form else {}
             form = form or parse_qs(environ.get("QUERY_STRING", ""))
             operation = (form.get("Action") or [""])[0]
         account = accounts.account_of(key)

@@ -30,7 +30,9 @@ class BackupOut(BaseModel):
     region: str
     plaintext_size: int
     stored_size: int
-    sha256: str | None = None
+    sha256: str | None = Field(default=None, description="Set for SHA-256 backups (older ones).")
+    digest: str | None = Field(default=None, description="The plaintext's checksum.")
+    digest_alg: str | None = Field(default=None, description="blake3 (new backups) or sha256.")
     key_arn: str
     key_kind: str = Field(description="byok, default or legacy.")
     key_generation: int | None = None

@@ -9,6 +9,7 @@ from byok.envelope.decrypt import (
     open_header,
     read_header,
 )
+from byok.envelope.digest import DEFAULT_DIGEST, DIGESTS, new_hasher
 from byok.envelope.errors import (
     CommitmentMismatch,
     ContextMismatch,
@@ -27,7 +28,9 @@ from byok.envelope.provider import DataKeyMaterial, KeyProvider, RawAesKeyProvid
 from byok.envelope.stream import EncryptionResult, Encryptor, encrypt_stream, make_context
 
 __all__ = [
+    "DEFAULT_DIGEST",
     "DEFAULT_FRAME_SIZE",
+    "DIGESTS",
     "VERSION",
     "CommitmentMismatch",
     "ContextMismatch",
@@ -53,6 +56,7 @@ __all__ = [
     "drill",
     "encrypt_stream",
     "make_context",
+    "new_hasher",
     "open_header",
     "read_header",
 ]

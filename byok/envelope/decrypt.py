@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from byok.envelope.crypto import FrameCipher, check_commitment, derive_keys
+from byok.envelope.digest import SHA256, new_hasher
 from byok.envelope.errors import (
     ContextMismatch,
     FrameSequenceError,
@@ -66,8 +66,13 @@ def open_header(read: Reader, provider: KeyProvider, expected_context: Mapping[s
 class DecryptionResult:
     plaintext_size: int
     stored_size: int
-    sha256: str | None
+    digest: str | None  # hex digest of the plaintext under digest_alg; None when not hashed
     frames: int
+    digest_alg: str | None = None
+
+    @property
+    def sha256(self) -> str | None:
+        return self.digest if self.digest_alg == SHA256 else None
 
 
 class Decryptor:
@@ -78,10 +83,11 @@ class Decryptor:
     """
 
     def __init__(self, read: Reader, provider: KeyProvider, expected_context: Mapping[str, str],
-                 *, digest: bool = False) -> None:
+                 *, digest: str | None = None) -> None:
         self._read = read
+        self._hash = new_hasher(digest) if digest else None  # an unknown name fails first
+        self._digest_alg = digest
         self.header, self._cipher = _open(read, provider, expected_context)
-        self._hash = hashlib.sha256() if digest else None
         self._result: DecryptionResult | None = None
 
     def __iter__(self) -> Iterator[bytes]:
@@ -108,7 +114,8 @@ class Decryptor:
                     raise TrailingData("bytes follow the final frame")
                 self._result = DecryptionResult(
                     plaintext_size=plain, stored_size=stored, frames=seq,
-                    sha256=self._hash.hexdigest() if self._hash is not None else None)
+                    digest=self._hash.hexdigest() if self._hash is not None else None,
+                    digest_alg=self._digest_alg)
                 if plaintext:
                     yield plaintext
                 return

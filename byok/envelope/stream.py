@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from byok.envelope.crypto import FrameCipher, derive_keys
+from byok.envelope.digest import SHA256, new_hasher
 from byok.envelope.errors import EnvelopeError
 from byok.envelope.format import (
     DEFAULT_FRAME_SIZE,
@@ -37,10 +37,15 @@ def make_context(*, tenant_id: str, backup_id: str, workload: str, region: str) 
 class EncryptionResult:
     plaintext_size: int
     stored_size: int  # header + all frames: the bytes the caller stored
-    sha256: str | None  # hex digest of the plaintext, None when digest=False
+    digest: str | None  # hex digest of the plaintext under digest_alg; None when not hashed
     frames: int
     key_arn: str
     frame_size: int
+    digest_alg: str | None = SHA256
+
+    @property
+    def sha256(self) -> str | None:
+        return self.digest if self.digest_alg == SHA256 else None
 
 
 class Encryptor:
@@ -58,7 +63,7 @@ class Encryptor:
         context: Mapping[str, str],
         frame_size: int = DEFAULT_FRAME_SIZE,
         *,
-        digest: bool = True,
+        digest: str | None = SHA256,  # a name from digest.DIGESTS, or None: no digest
         message_id: bytes | None = None,  # fixed only for test vectors
     ) -> None:
         mid = os.urandom(MESSAGE_ID_LEN) if message_id is None else message_id
@@ -72,7 +77,8 @@ class Encryptor:
         self._view = memoryview(self._buf)
         self._fill = 0
         self._seq = 0
-        self._hash = hashlib.sha256() if digest else None
+        self._hash = new_hasher(digest) if digest else None
+        self._digest_alg = digest
         self._plain = 0
         self._stored = len(self._header)
         self._key_arn = materials.key_arn
@@ -131,10 +137,11 @@ class Encryptor:
         self._result = EncryptionResult(
             plaintext_size=self._plain,
             stored_size=self._stored,
-            sha256=self._hash.hexdigest() if self._hash is not None else None,
+            digest=self._hash.hexdigest() if self._hash is not None else None,
             frames=self._seq,
             key_arn=self._key_arn,
             frame_size=self._fs,
+            digest_alg=self._digest_alg,
         )
         return out
 

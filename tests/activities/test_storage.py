@@ -3,6 +3,9 @@ restore through the workflows with the S3 vault."""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from activities.storage import S3_PART, FileStore, S3Store
+from activities.storage import READ_BLOCK, S3_PARALLEL, S3_PART, FileStore, S3Store
 from byok import crud
 from byok.db import session_scope
 from byok.errors import NotFound
@@ -121,6 +124,7 @@ def test_s3_abort_leaves_no_object_and_no_upload(s3_store: S3Store) -> None:
 def test_s3_crash_before_commit_leaves_no_object(s3_store: S3Store) -> None:
     crashed = s3_store.writer(KEY)
     crashed.write(bytes(S3_PART))  # one part really uploaded, then the process dies
+    crashed.drain()
     assert len(crashed.parts) == 1
     assert not s3_store.exists(KEY)
     assert uploads(s3_store) == [crashed.upload_id]  # invisible, never completed
@@ -129,6 +133,86 @@ def test_s3_crash_before_commit_leaves_no_object(s3_store: S3Store) -> None:
     retry.commit()
     assert s3_store.reader(KEY).read() == b"complete backup"
     assert uploads(s3_store) == []  # the retry aborted the crashed attempt's upload
+
+
+class _CountingS3:
+    """The real client, counting how many upload_part calls overlap (a spy, not a stand-in)."""
+
+    def __init__(self, s3: Any):
+        self._s3, self._lock = s3, threading.Lock()
+        self.active = self.peak = self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+    def upload_part(self, **kwargs: Any) -> Any:
+        with self._lock:
+            self.active += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            time.sleep(0.2)  # hold the slot so that parts submitted together overlap
+            return self._s3.upload_part(**kwargs)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+def test_s3_parts_upload_in_parallel_bounded_and_in_order(s3_store: S3Store) -> None:
+    spy = _CountingS3(s3_store.s3)
+    store = S3Store(spy, s3_store.bucket)
+    parts = [bytes([i]) * S3_PART for i in range(S3_PARALLEL + 3)]  # more parts than slots
+    w = store.writer(KEY)
+    for part in parts:
+        w.write(part)
+    w.write(b"tail")
+    w.commit()
+    assert spy.calls == len(parts) + 1
+    assert 1 < spy.peak <= S3_PARALLEL
+    assert s3_store.reader(KEY).read() == b"".join(parts) + b"tail"
+    assert uploads(s3_store) == []
+
+
+def test_s3_failed_part_fails_the_commit_and_abort_cleans_up(s3_store: S3Store) -> None:
+    class Failing(_CountingS3):
+        def upload_part(self, **kwargs: Any) -> Any:
+            if kwargs["PartNumber"] == 2:
+                raise OSError("connection reset")
+            return super().upload_part(**kwargs)
+
+    w = S3Store(Failing(s3_store.s3), s3_store.bucket).writer(KEY)
+    for i in range(3):
+        w.write(bytes([i]) * S3_PART)
+    with pytest.raises(OSError, match="connection reset"):
+        w.commit()
+    w.abort()
+    assert not s3_store.exists(KEY) and uploads(s3_store) == []
+
+
+@pytest.mark.parametrize("size", [0, 1, S3_PART - 1, S3_PART, 2 * S3_PART + 7])
+def test_s3_stream_reads_ranges_in_order(s3_store: S3Store, size: int) -> None:
+    data = os.urandom(size)
+    s3_store.s3.put_object(Bucket=s3_store.bucket, Key=KEY, Body=data)
+    with s3_store.stream(KEY) as src:
+        got = [bytes(src.read(n)) for n in (9, 1 << 20, 3, S3_PART, 5 << 20, 1 << 30)]
+    assert b"".join(got) == data
+    with pytest.raises(NotFound):
+        s3_store.stream("tenant-1/missing.byok")
+
+
+def test_file_stream_reads_ahead_the_same_bytes(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    data = os.urandom(READ_BLOCK * 2 + 11)
+    w = store.writer(KEY)
+    w.write(data)
+    w.commit()
+    with store.stream(KEY) as src:
+        assert b"".join(bytes(src.read(n)) for n in [7, READ_BLOCK, READ_BLOCK, 100, 5]) == data
+        assert src.read(1) == b""
+    with store.stream(KEY) as src:  # closing mid-way stops the read-ahead thread
+        assert bytes(src.read(3)) == data[:3]
+    with pytest.raises(NotFound):
+        store.stream("tenant-1/missing.byok")
 
 
 async def test_backup_and_restore_through_workflows_with_the_s3_vault(
@@ -150,7 +234,7 @@ async def test_backup_and_restore_through_workflows_with_the_s3_vault(
         t = crud.create_tenant(session, name="acme")
         crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=["us-east-1"])
         tenant = t.id
-    data = bytes(range(256)) * 9000  # > 2 MiB: several envelope frames
+    data = os.urandom(2 * S3_PART + 12345)  # several parts and ranged GETs each way
     (tmp_path / "src").write_bytes(data)
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(temporal_env.client, settings, engine, aws, executor):
@@ -169,3 +253,33 @@ async def test_backup_and_restore_through_workflows_with_the_s3_vault(
     assert not (settings.vault_dir).exists()  # nothing went to the file vault
     assert uploads(store) == []
     engine.dispose()
+
+
+def test_s3_commit_whose_answer_was_lost_is_recognised_by_its_etag(s3_store: S3Store) -> None:
+    """CompleteMultipartUpload succeeded, but its answer timed out and the retry found the
+    upload gone: the object carries the ETag of our parts, so the commit stands."""
+    class LostAnswer(_CountingS3):
+        def complete_multipart_upload(self, **kwargs: Any) -> Any:
+            self._s3.complete_multipart_upload(**kwargs)
+            raise OSError("read timeout")
+
+    w = S3Store(LostAnswer(s3_store.s3), s3_store.bucket).writer(KEY)
+    w.write(bytes(S3_PART))
+    w.write(b"tail")
+    w.commit()
+    assert s3_store.reader(KEY).read() == bytes(S3_PART) + b"tail"
+
+
+def test_s3_commit_failure_with_someone_elses_object_is_raised(s3_store: S3Store) -> None:
+    class Failing(_CountingS3):
+        def complete_multipart_upload(self, **kwargs: Any) -> Any:
+            raise OSError("read timeout")
+
+    s3_store.s3.put_object(Bucket=s3_store.bucket, Key=KEY, Body=b"another attempt's object")
+    w = S3Store(Failing(s3_store.s3), s3_store.bucket).writer(KEY)
+    w.write(b"ours")
+    with pytest.raises(OSError, match="read timeout"):
+        w.commit()
+    w.abort()
+    w.abort()  # a second abort finds no upload: not an error
+    assert uploads(s3_store) == []

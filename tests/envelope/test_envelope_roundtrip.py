@@ -6,12 +6,14 @@ import hashlib
 import io
 import os
 
+import blake3
 import pytest
 
 from byok.envelope import (
     DEFAULT_FRAME_SIZE,
     Decryptor,
     Encryptor,
+    EnvelopeError,
     drill,
     open_header,
     read_header,
@@ -72,7 +74,7 @@ def test_results_report_sizes_and_digest() -> None:
     res = enc.result
     assert (res.plaintext_size, res.stored_size, res.frames) == (len(data), len(ct), 4)
     assert res.sha256 == hashlib.sha256(data).hexdigest() and res.key_arn == ARN_A
-    dec = Decryptor(io.BytesIO(ct).read, provider, ctx, digest=True)
+    dec = Decryptor(io.BytesIO(ct).read, provider, ctx, digest="sha256")
     assert b"".join(dec) == data
     assert dec.result.sha256 == res.sha256 and dec.result.stored_size == len(ct)
 
@@ -106,3 +108,27 @@ def test_update_after_finalize_and_bad_frame_size_are_rejected() -> None:
     for bad in (0, (1 << 26) + 1):
         with pytest.raises(ValueError):
             Encryptor(materials, ctx, bad)
+
+
+def test_blake3_digest_is_recorded_and_checked_on_the_way_back() -> None:
+    provider, ctx = raw_provider(), context()
+    data = os.urandom(2 * FS + 5)
+    enc = Encryptor(provider.generate(ARN_A, ctx), ctx, FS, digest="blake3")
+    ct = b"".join(bytes(x) for x in enc.stream([data]))
+    assert enc.result.digest_alg == "blake3" and enc.result.sha256 is None
+    assert enc.result.digest == blake3.blake3(data).hexdigest()
+    dec = Decryptor(io.BytesIO(ct).read, provider, ctx, digest="blake3")
+    assert b"".join(dec) == data and dec.result.digest == enc.result.digest
+    # The same ciphertext opened with SHA-256 gives SHA-256: the algorithm is the caller's.
+    old = Decryptor(io.BytesIO(ct).read, provider, ctx, digest="sha256")
+    b"".join(old)
+    assert old.result.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_unknown_digest_algorithm_is_refused_by_name() -> None:
+    provider, ctx = raw_provider(), context()
+    with pytest.raises(EnvelopeError, match="unknown digest algorithm 'md5'"):
+        Encryptor(provider.generate(ARN_A, ctx), ctx, FS, digest="md5")
+    ct = encrypt(b"x", provider.generate(ARN_A, ctx), ctx, FS)
+    with pytest.raises(EnvelopeError, match="unknown digest algorithm"):
+        Decryptor(io.BytesIO(ct).read, provider, ctx, digest="md5")

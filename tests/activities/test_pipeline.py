@@ -1,0 +1,120 @@
+"""Transfer pipeline stages: order, bounded read-ahead, errors crossing threads, clean stops."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from activities.pipeline import BlockReader, Stage, read_ahead
+
+
+def _wait_for(cond: object, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_read_ahead_keeps_order_and_stays_within_its_depth() -> None:
+    produced: list[int] = []
+
+    def source() -> Iterator[int]:
+        for i in range(100):
+            produced.append(i)
+            yield i
+
+    it = read_ahead(source(), depth=3)
+    assert next(it) == 0
+    time.sleep(0.3)  # give the thread every chance to run ahead
+    # One consumed, three queued, and at most one more in the producer's hands.
+    assert len(produced) <= 1 + 3 + 1
+    assert [0, *it] == list(range(100))
+
+
+def test_read_ahead_raises_the_sources_error_in_the_consumer() -> None:
+    def source() -> Iterator[bytes]:
+        yield b"one"
+        raise OSError("disk gone")
+
+    it = read_ahead(source())
+    assert next(it) == b"one"
+    with pytest.raises(OSError, match="disk gone"):
+        next(it)
+
+
+def test_closing_read_ahead_stops_the_thread_and_closes_the_source() -> None:
+    closed = threading.Event()
+
+    def source() -> Iterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    before = threading.active_count()
+    it = read_ahead(source(), depth=2, name="test-read")
+    assert next(it) == 0
+    it.close()
+    assert closed.wait(5)
+    assert _wait_for(lambda: threading.active_count() <= before)
+
+
+def test_stage_consumes_in_order_and_finish_waits_for_all() -> None:
+    seen: list[int] = []
+    stage: Stage[int] = Stage(seen.append, depth=2)
+    for i in range(50):
+        stage.put(i)
+    stage.finish()
+    assert seen == list(range(50))
+
+
+def test_stage_error_reaches_the_producer_and_nothing_after_it_is_consumed() -> None:
+    seen: list[int] = []
+
+    def consume(i: int) -> None:
+        if i == 3:
+            raise ValueError("write failed")
+        seen.append(i)
+
+    stage: Stage[int] = Stage(consume, depth=1)
+    with pytest.raises(ValueError, match="write failed"):
+        for i in range(100):
+            stage.put(i)
+        stage.finish()
+    assert seen == [0, 1, 2]
+
+
+def test_stage_abort_drops_what_waits_and_stops() -> None:
+    gate = threading.Event()
+    seen: list[int] = []
+
+    def consume(i: int) -> None:
+        gate.wait(5)
+        seen.append(i)
+
+    stage: Stage[int] = Stage(consume, depth=4, name="test-stage")
+    for i in range(4):
+        stage.put(i)
+    gate.set()
+    stage.abort()
+    assert not any(t.name == "test-stage" for t in threading.enumerate())
+    assert len(seen) < 4  # not drained
+
+
+def test_block_reader_serves_reads_across_blocks_without_copies_inside_one() -> None:
+    blocks = [b"abcdefgh", b"ij", b"klmnop"]
+    r = BlockReader(iter(blocks))
+    first = r.read(3)
+    assert isinstance(first, memoryview) and bytes(first) == b"abc"
+    assert bytes(r.read(7)) == b"defghij"  # spans two blocks
+    assert bytes(r.read(100)) == b"klmnop"  # short at the end
+    assert r.read(1) == b""
+    assert BlockReader(iter(blocks)).read() == b"abcdefghijklmnop"
