@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     poll_initial_seconds: int = Field(default=30, ge=1)
     poll_max_seconds: int = Field(default=900, ge=1)
     health_interval_seconds: int = Field(default=300, ge=10)
+    # sweep = one Schedule sweeps every tenant; tenant = a Schedule per tenant; off = none.
+    health_schedule: str = Field(default="sweep", pattern="^(sweep|tenant|off)$")
     # Restore drills open a real backup per key and region; 0 = on every check.
     health_drill_interval_seconds: int = Field(default=3600, ge=0)
     health_sweep_concurrency: int = Field(default=4, ge=1, le=1000)  # batches in flight
