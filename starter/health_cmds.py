@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from byok import crud, health_alerts
 from byok.db import session_scope
@@ -16,7 +17,7 @@ from byok.health_messages import HealthCheckInput, HealthOutcome
 from byok.settings import Settings
 from byok.temporal import connect
 from starter.context import console, context, emit, run, run_async
-from workflows.key_health import KeyHealthWorkflow
+from workflows.key_health import TENANT_ID, KeyHealthWorkflow
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]
@@ -38,7 +39,8 @@ async def check_now(client: Client, engine: Engine, settings: Settings, tenant: 
         tenant_id = crud.get_tenant(session, ref=tenant).id
     outcome: HealthOutcome = await client.execute_workflow(
         KeyHealthWorkflow.run, HealthCheckInput(tenant_id, requested_by, force_drill=True),
-        id=f"key-health-{tenant_id}-now-{secrets.token_hex(4)}", task_queue=settings.task_queue)
+        id=f"key-health-{tenant_id}-now-{secrets.token_hex(4)}", task_queue=settings.task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT_ID, tenant_id)]))
     view = health_view(engine, tenant_id)
     view["check"] = {"checked": outcome.checked, "error": outcome.error,
                      "alert_id": outcome.alert_id}

@@ -53,8 +53,8 @@ class HealthSweepWorkflow:
         while True:
             page: TenantPage = await workflow.execute_activity_method(
                 KeyHealthActivities.list_health_tenants, TenantPageInput(after, inp.batch_size),
-                start_to_close_timeout=policies.SHORT, retry_policy=policies.DB,
-                task_queue=inp.task_queue or None)
+                # On the sweep's own queue: a listing is a database read, never starved.
+                start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
             if page.tenant_ids:
                 # A sliding window of batches: a slow batch holds one slot, not the sweep.
                 while len(running) >= inp.concurrency:
