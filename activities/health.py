@@ -32,7 +32,8 @@ from byok.health_messages import (
     TenantPage,
     TenantPageInput,
 )
-from byok.models import KeyBinding, utcnow
+from byok.models import KeyBinding, Wallet, utcnow
+from byok.offboard import OFFBOARDED
 from byok.settings import Settings
 
 PROBE_EXTERNAL_ID = "byok-vault-probe-not-your-external-id"
@@ -197,9 +198,11 @@ class KeyHealthActivities:
     @activity.defn
     @byok_errors
     def list_health_tenants(self, inp: TenantPageInput) -> TenantPage:
-        """Tenants with at least one key generation, by id, after the cursor."""
+        """Tenants with at least one key generation, not offboarded, by id, after the cursor."""
+        gone = select(Wallet.tenant_id).where(Wallet.state == OFFBOARDED)
         with session_scope(self.engine) as session:
             ids = session.exec(select(KeyBinding.tenant_id).distinct()
-                               .where(col(KeyBinding.tenant_id) > inp.after)
+                               .where(col(KeyBinding.tenant_id) > inp.after,
+                                      col(KeyBinding.tenant_id).not_in(gone))
                                .order_by(col(KeyBinding.tenant_id)).limit(inp.limit)).all()
         return TenantPage(list(ids))

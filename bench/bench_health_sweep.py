@@ -24,11 +24,12 @@ from workflows.health_sweep import BATCH_HEARTBEAT, HealthSweepWorkflow
 from workflows.key_health import KeyHealthWorkflow
 
 
-def seed(engine: Engine, settings: Settings, first: int, last: int) -> float:
+def seed(engine: Engine, settings: Settings, first: int, last: int, accounts: int) -> float:
     """Tenants first..last-1 straight into localaws and the database (not via enablement)."""
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda n: seed_tenant(engine, settings, n), range(first, last)))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda n: seed_tenant(engine, settings, n, accounts=accounts),
+                      range(first, last)))
     return time.perf_counter() - start
 
 
@@ -93,7 +94,7 @@ def row(label: str, n: int, secs: float, base: float, result: SweepResult | None
 
 
 async def main_async(sizes: list[int], inp: SweepInput, baseline: int, scale: bool,
-                     db_file: bool) -> None:
+                     db_file: bool, accounts: int) -> None:
     lines: list[str] = []
     totals: Counter[str] = Counter()
     times: list[tuple[int, float]] = []
@@ -101,7 +102,9 @@ async def main_async(sizes: list[int], inp: SweepInput, baseline: int, scale: bo
     async with embedded_stack("bench-health", db_file) as stack:
         seeded = 0
         for n in sizes:
-            await asyncio.to_thread(seed, stack.engine, stack.settings, seeded, n)
+            seed_secs = await asyncio.to_thread(seed, stack.engine, stack.settings, seeded, n,
+                                                accounts)
+            print(f"seeded {n:,} tenants ({seed_secs:.0f} s)", flush=True)
             seeded = n
             if n == sizes[0] and baseline:
                 secs, requests = await per_tenant(stack, baseline, 50)
@@ -113,6 +116,7 @@ async def main_async(sizes: list[int], inp: SweepInput, baseline: int, scale: bo
             assert result.failed == 0 and result.changed == 0, result
             base = base or n / secs
             lines.append(row("sweep, 1 worker", n, secs, base, result, requests, actions))
+            print(lines[-1], flush=True)
             totals = actions
             times.append((n, secs))
         if scale and base:
@@ -157,13 +161,17 @@ def main() -> None:
                         help="tenants checked one workflow each first (0 = none)")
     parser.add_argument("--no-scale", action="store_true",
                         help="skip the second sweep of the largest N with two workers")
+    parser.add_argument("--accounts", type=int, default=50,
+                        help="AWS accounts the tenants share (each tenant its own role and "
+                             "key); 0 = one account per tenant (slow to seed on localaws)")
     parser.add_argument("--memory", action="store_true",
                         help="Temporal dev server in memory instead of a SQLite file")
     args = parser.parse_args()
     act_as_service()
     inp = SweepInput(concurrency=args.concurrency, batch_size=args.batch_size,
                      batches_per_run=args.batches_per_run)
-    asyncio.run(main_async(args.n, inp, args.baseline, not args.no_scale, not args.memory))
+    asyncio.run(main_async(args.n, inp, args.baseline, not args.no_scale, not args.memory,
+                           args.accounts))
 
 
 if __name__ == "__main__":
