@@ -143,3 +143,22 @@ async def test_a_server_without_schedules_fails_the_step_loudly(
             await ActivityEnvironment(client=temporal_env.client).run(acts.ensure,
                                                                       TenantRef("t-1"))
         assert info.value.type == "HealthScheduleUnavailable" and info.value.non_retryable
+
+
+async def test_tenant_delete_deletes_its_schedule(dev_server: Any, settings: Settings,
+                                                  engine: Any) -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from byok import crud
+    from byok.db import session_scope
+    from starter.tenant_delete import delete_tenant
+
+    with session_scope(engine) as session:
+        t = crud.create_tenant(session, name="leaving")
+    client = dev_server.client
+    await ensure_health_schedule(client, settings, t.id)
+    out = await delete_tenant(client, engine, t.id, force=False, actor="test")
+    assert out["schedule"] == "deleted"
+    with pytest.raises(RPCError) as info:
+        await client.get_schedule_handle(schedule_id(t.id)).describe()
+    assert info.value.status == RPCStatusCode.NOT_FOUND
