@@ -1,42 +1,50 @@
-"""KeyHealthActivities: check every key of a tenant in every region, drill, record."""
+"""KeyHealthActivities: check tenants' keys in every region (one or a batch), drill, record."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
 from botocore.exceptions import ClientError
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.base import byok_errors
-from activities.health_checks import ACCOUNT_GONE, KeyProbe, SessionClients, finding
+from activities.health_checks import ACCOUNT_GONE, KeyProbe, finding
+from activities.health_clients import SessionClients
+from activities.health_plan import Plan, load_plans
 from activities.storage import VaultStore
-from byok import crud, health, keyring
+from byok import audit, health
 from byok.aws import AwsClients, error_code, map_error
 from byok.db import session_scope
 from byok.errors import ByokError
 from byok.health_messages import (
+    AlertNote,
+    BatchInput,
+    BatchResult,
     HealthCheckInput,
     HealthReport,
+    MissedInput,
     RecordInput,
     RecordResult,
     RegionHealth,
     TenantPage,
     TenantPageInput,
 )
-from byok.models import Backup, KeyBinding, KeyHealth, utcnow
+from byok.models import KeyBinding, Wallet, utcnow
+from byok.offboard import OFFBOARDED
 from byok.settings import Settings
 
 PROBE_EXTERNAL_ID = "byok-vault-probe-not-your-external-id"
+RECORD_EVERY = 50  # checks stored per transaction
 
 
 class KeyHealthActivities:
     def __init__(self, aws: AwsClients, engine: Engine, settings: Settings, store: VaultStore):
         self.aws, self.engine, self.settings, self.store = aws, engine, settings, store
         self.probe = KeyProbe(aws, engine, settings, store)
-        self.clients = SessionClients(settings)
+        self.clients = SessionClients(settings, aws)
         # The last credentials that worked per role: once AssumeRole fails, they tell a closed
         # account (its sessions die too) from a deleted role or changed trust (they live on).
         self._last_good: dict[str, Any] = {}
@@ -44,59 +52,86 @@ class KeyHealthActivities:
     @activity.defn
     @byok_errors
     def check_key_health(self, inp: HealthCheckInput) -> HealthReport:
-        report = HealthReport(inp.tenant_id, utcnow().isoformat())
         with session_scope(self.engine) as session:
-            found = keyring.bindings(session, inp.tenant_id)
-            connected = set(crud.connected_regions(session, tenant_id=inp.tenant_id,
-                                                   account_id=found[0].account_id)
-                            ) if found else set()
-            plans = [(b, self._targets(session, b, connected if i == 0 else set(), inp))
-                     for i, b in enumerate(found)]
-        for binding, targets in plans:
+            plan = load_plans(session, self.settings, [inp.tenant_id], inp.force_drill)
+        return self._check(plan[inp.tenant_id])
+
+    @activity.defn
+    @byok_errors
+    def check_health_batch(self, inp: BatchInput) -> BatchResult:
+        """Check tenants on threads, store them RECORD_EVERY at a time, heartbeat progress; a
+        retry skips what is stored. A tenant whose check cannot finish is deferred."""
+        details = activity.info().heartbeat_details
+        result = BatchResult(**details[0]) if details and isinstance(details[0], dict) \
+            else BatchResult()
+        result.alerts = [AlertNote(**a) if isinstance(a, dict) else a for a in result.alerts]
+        todo = [t for t in inp.tenant_ids if t not in set(result.recorded)]
+        with session_scope(self.engine) as session:
+            plans = load_plans(session, self.settings, todo, inp.force_drill)
+        ready: list[tuple[str, HealthReport]] = []
+        with ThreadPoolExecutor(self.settings.health_batch_threads,
+                                thread_name_prefix="health") as pool:
+            futures: dict[Future[HealthReport], str] = {}
+            for tenant_id in todo:
+                if plans[tenant_id].generations:
+                    futures[pool.submit(self._check, plans[tenant_id])] = tenant_id
+                else:
+                    result.gone += 1
+                    result.recorded.append(tenant_id)
+            for n, fut in enumerate(as_completed(futures), 1):
+                tenant_id = futures[fut]
+                try:
+                    ready.append((f"{inp.check_id}/{tenant_id}", fut.result()))
+                except Exception as exc:  # noqa: BLE001 - its own workflow retries and reports
+                    activity.logger.warning("key check of %s deferred: %s", tenant_id,
+                                            type(exc).__name__)
+                    result.deferred.append(tenant_id)
+                    result.recorded.append(tenant_id)
+                if len(ready) >= RECORD_EVERY or n == len(futures):
+                    self._store(ready, result)
+                    ready = []
+                activity.heartbeat(result)
+        return result
+
+    def _store(self, ready: list[tuple[str, HealthReport]], result: BatchResult) -> None:
+        if not ready:
+            return
+        with session_scope(self.engine) as session:
+            recorded = health.record_many(session, ready)
+        for rec in recorded:
+            result.checked += 1
+            result.db_writes += rec.writes
+            result.recorded.append(rec.tenant_id)
+            if rec.alert_id:
+                result.alerts.append(AlertNote(rec.tenant_id, rec.alert_id))
+
+    def _check(self, plan: Plan) -> HealthReport:
+        report = HealthReport(plan.tenant_id, utcnow().isoformat())
+        for binding, targets in plan.generations:
             creds, lost = self._access(binding, report)
             primary_deleted = False
-            for region, key_arn, primary, sample in targets:
-                if lost is not None:
-                    findings = [finding(lost[0], binding, region, key_arn, primary, lost[1])]
-                elif not key_arn:
-                    findings = [finding("REPLICA_MISSING", binding, region, key_arn, primary,
-                                        f"the key has no replica in {region}")]
-                else:
-                    kms = self.clients.client(creds, "kms", region)
-                    findings = self.probe.check(kms, binding, region, key_arn, primary,
-                                                primary_deleted)
-                    primary_deleted = primary_deleted or any(
-                        f.code == "KEY_DELETED" and primary for f in findings)
-                drilled = None
-                if not findings and sample is not None:
-                    findings, drilled = self.probe.drill(binding, region, key_arn, primary,
-                                                         sample)
-                report.regions.append(RegionHealth(
-                    binding.generation, region, key_arn, primary, health.region_state(findings),
-                    findings, drilled))
-            activity.heartbeat(binding.generation)
+            with self.clients.acting_as(creds):
+                for t in targets:
+                    if lost is not None:
+                        findings = [finding(lost[0], binding, t.region, t.key_arn, t.primary,
+                                            lost[1])]
+                    elif not t.key_arn:
+                        findings = [finding("REPLICA_MISSING", binding, t.region, t.key_arn,
+                                            t.primary, f"the key has no replica in {t.region}")]
+                    else:
+                        kms = self.clients.client("kms", t.region)
+                        findings = self.probe.check(kms, binding, t.region, t.key_arn,
+                                                    t.primary, primary_deleted)
+                        primary_deleted = primary_deleted or any(
+                            f.code == "KEY_DELETED" and t.primary for f in findings)
+                    drilled = None
+                    if not findings and t.sample is not None:
+                        findings, drilled = self.probe.drill(binding, t.region, t.key_arn,
+                                                             t.primary, t.sample)
+                    report.regions.append(RegionHealth(
+                        binding.generation, t.region, t.key_arn, t.primary,
+                        health.region_state(findings), findings, drilled))
         return report
-
-    def _targets(self, session: Session, b: KeyBinding, connected: set[str],
-                 inp: HealthCheckInput) -> list[tuple[str, str, bool, Backup | None]]:
-        """(region, key, primary?, sample backup to drill or None) for one generation."""
-        keys = {b.primary_region: b.key_arn, **b.replica_key_arns}
-        keys.update({r: "" for r in connected if r not in keys})  # connected, never replicated
-        rows = {(h.region): h for h in session.exec(select(KeyHealth).where(
-            KeyHealth.tenant_id == b.tenant_id, KeyHealth.generation == b.generation)).all()}
-        every = timedelta(seconds=self.settings.health_drill_interval_seconds)
-        out = []
-        for region in sorted(keys, key=lambda r: (r != b.primary_region, r)):
-            row, sample = rows.get(region), None
-            due = inp.force_drill or row is None or row.drilled_at is None or (
-                utcnow() - row.drilled_at.replace(tzinfo=UTC) >= every)
-            if keys[region] and due:
-                sample = session.exec(select(Backup).where(
-                    Backup.tenant_id == b.tenant_id, Backup.key_arn == keys[region],
-                    Backup.region == region, col(Backup.status) == "complete")
-                    .order_by(col(Backup.created_at).desc()).limit(1)).first()
-            out.append((region, keys[region], region == b.primary_region, sample))
-        return out
 
     def _access(self, b: KeyBinding, report: HealthReport) -> tuple[Any, tuple[str, str] | None]:
         """Assume the role afresh (a trust change must show now, not when a cached session
@@ -133,11 +168,12 @@ class KeyHealthActivities:
         creds = self._last_good.get(role_arn)
         if creds is None:
             return False
-        sts = self.clients.client(creds, "sts", self.settings.control_plane_region)
-        try:
-            sts.get_caller_identity()
-        except ClientError as exc:
-            return error_code(exc) in ACCOUNT_GONE
+        with self.clients.acting_as(creds):
+            try:
+                self.clients.client("sts", self.settings.control_plane_region
+                                    ).get_caller_identity()
+            except ClientError as exc:
+                return error_code(exc) in ACCOUNT_GONE
         return False
 
     @activity.defn
@@ -148,11 +184,25 @@ class KeyHealthActivities:
 
     @activity.defn
     @byok_errors
+    def record_missed_check(self, inp: MissedInput) -> None:
+        """No worker started a check in time: an audit event per tenant, for the operator's
+        alerting (and the tenant's history), since this check produced no health."""
+        with session_scope(self.engine) as session:
+            for tenant_id in inp.tenant_ids:
+                audit.append(session, tenant_id=tenant_id, actor="key-health",
+                             action="key_health.check_missed",
+                             details={"check_id": inp.check_id, "waited_seconds": inp.waited,
+                                      "task_queue": inp.task_queue},
+                             event_key=f"key_health_missed/{inp.check_id}/{tenant_id}")
+
+    @activity.defn
+    @byok_errors
     def list_health_tenants(self, inp: TenantPageInput) -> TenantPage:
-        """Tenants with at least one key generation, by id, after the cursor."""
+        """Tenants with at least one key generation, not offboarded, by id, after the cursor."""
+        gone = select(Wallet.tenant_id).where(Wallet.state == OFFBOARDED)
         with session_scope(self.engine) as session:
             ids = session.exec(select(KeyBinding.tenant_id).distinct()
-                               .where(col(KeyBinding.tenant_id) > inp.after)
+                               .where(col(KeyBinding.tenant_id) > inp.after,
+                                      col(KeyBinding.tenant_id).not_in(gone))
                                .order_by(col(KeyBinding.tenant_id)).limit(inp.limit)).all()
         return TenantPage(list(ids))
-

@@ -1,12 +1,10 @@
-"""One key in one region: DescribeKey, a data-key round trip, a restore drill -> findings."""
+"""One key in one region: a data-key round trip (DescribeKey if it fails), a drill -> findings."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 from sqlalchemy.engine import Engine
 
@@ -14,7 +12,7 @@ from activities.keyprovider import KmsKeyProvider
 from activities.kms import KmsActivities
 from activities.storage import VaultStore
 from byok import health
-from byok.aws import RETRY_CONFIG, AwsClients, error_code, map_error
+from byok.aws import AwsClients, error_code, map_error
 from byok.envelope import drill, make_context
 from byok.errors import AwsError, ByokError
 from byok.health_alerts import remedy
@@ -40,25 +38,6 @@ def finding(code: str, b: KeyBinding, region: str, key_arn: str, primary: bool, 
                    remedy=remedy(code, key_arn, region), **extra)
 
 
-class SessionClients:
-    """Clients on given credentials (each check's fresh role session) from one warm boto3
-    session: loading service models is what makes a new client slow. The clients are not
-    cached, since every check brings new credentials; boto3 sessions are not thread-safe,
-    hence the lock."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._session = boto3.Session()
-        self._lock = threading.Lock()
-
-    def client(self, creds: Any, name: str, region: str) -> Any:
-        with self._lock:
-            return self._session.client(
-                name, region_name=region, endpoint_url=self.settings.aws_endpoint_url or None,
-                config=RETRY_CONFIG, aws_access_key_id=creds.key,
-                aws_secret_access_key=creds.secret, aws_session_token=creds.token)
-
-
 class KeyProbe:
     def __init__(self, aws: AwsClients, engine: Engine, settings: Settings, store: VaultStore):
         self.aws, self.engine, self.settings, self.store = aws, engine, settings, store
@@ -69,15 +48,24 @@ class KeyProbe:
         def bad(code: str, message: str, **extra: Any) -> list[Finding]:
             return [finding(code, b, region, key_arn, primary, message, **extra)]
 
+        # The data-key round trip alone proves a healthy key (two requests); only a key that
+        # fails it pays for DescribeKey, which says why (state, deletion date).
+        try:
+            self.kms.round_trip(kms, key_arn, b.tenant_id, region)
+            return []
+        except (ClientError, ByokError) as exc:
+            failed: Exception = exc
+            if map_error(exc).retryable:
+                raise map_error(exc) from None
         try:
             meta = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
-            state = meta.get("KeyState")
-            if state == "Enabled":
-                self.kms.round_trip(kms, key_arn, b.tenant_id, region)
-                return []
         except (ClientError, ByokError) as exc:
             code = self._classify(exc, primary, primary_deleted)
             return bad(code, _describe(code, key_arn, region, exc))
+        state = meta.get("KeyState")
+        if state == "Enabled":  # the key is fine, its use is not (a policy, a grant)
+            code = self._classify(failed, primary, primary_deleted)
+            return bad(code, _describe(code, key_arn, region, failed))
         if state == "Disabled":
             what = "key" if primary else "replica"
             return bad("KEY_DISABLED" if primary else "REPLICA_DISABLED",

@@ -1,4 +1,4 @@
-"""HealthScheduleActivities: create or update a tenant's key-health Temporal Schedule."""
+"""HealthScheduleActivities: make sure key-health checks are scheduled for a tenant."""
 
 from __future__ import annotations
 
@@ -19,19 +19,17 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from byok.health_messages import HealthCheckInput
+from activities.health_sweep_schedule import ensure_sweep_schedule
+from byok.health_messages import HealthCheckInput, schedule_id
 from byok.messages import Done, TenantRef
 from byok.settings import Settings
 
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 # By name: activities sit below workflows and do not import them.
 KEY_HEALTH_WORKFLOW = "KeyHealthWorkflow"
-
-
-def schedule_id(tenant_id: str) -> str:
-    return f"key-health-{tenant_id}"
 
 
 def _schedule(settings: Settings, tenant_id: str, paused: bool) -> Schedule:
@@ -71,13 +69,26 @@ class HealthScheduleActivities:
 
     @activity.defn(name="ensure_health_schedule")
     async def ensure(self, ref: TenantRef) -> Done:
-        """Async: the activity's own Temporal client is only handed to async activities."""
+        """Async: the activity's own Temporal client is only handed to async activities.
+        `sweep` (the default) keeps the one fleet-wide sweep schedule; `tenant` one per
+        tenant; `off` none, said in the log (checks then run only on demand)."""
+        mode = self.settings.health_schedule
+        if mode == "off":
+            activity.logger.warning("BYOK_HEALTH_SCHEDULE=off: no scheduled key-health "
+                                    "checks for %s", ref.tenant_id)
+            return Done()
         try:
-            await ensure_health_schedule(activity.client(), self.settings, ref.tenant_id)
+            if mode == "sweep":
+                await ensure_sweep_schedule(activity.client(), self.settings)
+            else:
+                await ensure_health_schedule(activity.client(), self.settings, ref.tenant_id)
         except RPCError as exc:
-            # Temporal's time-skipping test server has no Schedules; every real server does.
             if exc.status != RPCStatusCode.UNIMPLEMENTED:
                 raise
-            activity.logger.warning("this Temporal server has no Schedules: %s", exc.message)
-            return Done(ok=False)
+            # A key nobody checks is worse than a failed step: fail loudly, retry no more.
+            raise ApplicationError(
+                f"this Temporal server has no Schedules ({exc.message}): key-health checks "
+                f"of {ref.tenant_id} cannot be scheduled; set BYOK_HEALTH_SCHEDULE=off to run "
+                "them only on demand", type="HealthScheduleUnavailable",
+                non_retryable=True) from None
         return Done()

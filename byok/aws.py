@@ -45,7 +45,8 @@ class AwsClients:
         self._creds: dict[tuple[str, str], _Creds] = {}
         self._service: tuple[_Creds, boto3.Session] | None = None
 
-    def _counted(self, client: Any) -> Any:
+    def counted(self, client: Any) -> Any:
+        """Count the requests a client sends (also clients made elsewhere)."""
         client.meta.events.register("before-send", self._on_send)
         return client
 
@@ -87,7 +88,7 @@ class AwsClients:
         with self._lock:
             cached = self._clients.get(key)
             if cached is None or cached[0] != ident:
-                cached = (ident, self._counted(session.client(
+                cached = (ident, self.counted(session.client(
                     name, region_name=region, endpoint_url=self._endpoint(),
                     config=RETRY_CONFIG)))
                 self._clients[key] = cached
@@ -95,7 +96,7 @@ class AwsClients:
 
     def base(self, name: str, region: str | None = None) -> Any:
         """A client with the process's own credentials (used to set the service up)."""
-        return self._counted(self._session.client(
+        return self.counted(self._session.client(
             name, region_name=region or self.settings.control_plane_region,
             endpoint_url=self._endpoint(), config=RETRY_CONFIG))
 
@@ -130,7 +131,7 @@ class AwsClients:
             # One client per role and region: newer credentials replace it, nothing piles up.
             if cached is not None and cached[0] == creds.key:
                 return cached[1]
-        client = self._counted(boto3.Session(
+        client = self.counted(boto3.Session(
             aws_access_key_id=creds.key, aws_secret_access_key=creds.secret,
             aws_session_token=creds.token).client(
                 name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG))

@@ -72,22 +72,48 @@ def signature(report: HealthReport, state: str) -> str:
 
 def record(session: Session, check_id: str, report: HealthReport) -> RecordResult:
     """Store one check; on a change of health write exactly one alert and its audit event."""
+    return record_many(session, [(check_id, report)])[0]
+
+
+def record_many(session: Session, checks: list[tuple[str, HealthReport]]) -> list[RecordResult]:
+    """Store many checks in one transaction: three reads for the lot, then per tenant only
+    the rows that change (a blast radius is computed only for an alert)."""
+    ids = sorted({r.tenant_id for _, r in checks})
+    # The row locks (taken in one order) serialise concurrent checks of one tenant
+    # (PostgreSQL; SQLite's writer lock does the same): one change makes one alert.
+    ths = {th.tenant_id: th for th in session.exec(
+        select(TenantHealth).where(col(TenantHealth.tenant_id).in_(ids))
+        .order_by(col(TenantHealth.tenant_id)).with_for_update()).all()}
+    rows: dict[str, dict[tuple[int, str], KeyHealth]] = {t: {} for t in ids}
+    for h in session.exec(select(KeyHealth).where(col(KeyHealth.tenant_id).in_(ids))).all():
+        rows[h.tenant_id][(h.generation, h.region)] = h
+    retried = [cid for cid, r in checks if (th := ths.get(r.tenant_id)) is not None
+               and th.last_check_id == cid]
+    alerted = {a.check_id: a.id for a in session.exec(
+        select(HealthAlert).where(col(HealthAlert.check_id).in_(retried)))} if retried else {}
+    out = []
+    for check_id, report in checks:
+        th = ths.get(report.tenant_id)
+        if th is not None and th.last_check_id == check_id:  # a retried record of one check
+            out.append(RecordResult(report.tenant_id, th.state,
+                                    alert_id=alerted.get(check_id)))
+            continue
+        out.append(_record_one(session, check_id, report, th, rows[report.tenant_id]))
+    return out
+
+
+def _record_one(session: Session, check_id: str, report: HealthReport,
+                th: TenantHealth | None, rows: dict[tuple[int, str], KeyHealth]) -> RecordResult:
     tenant_id = report.tenant_id
-    # The row lock serialises concurrent checks of one tenant (PostgreSQL; SQLite's writer
-    # lock does the same), so two checks seeing one change still make one alert.
-    th = session.exec(select(TenantHealth).where(TenantHealth.tenant_id == tenant_id)
-                      .with_for_update()).first()
-    if th is not None and th.last_check_id == check_id:  # a retried record of the same check
-        done = session.exec(select(HealthAlert).where(HealthAlert.check_id == check_id)).first()
-        return RecordResult(tenant_id, th.state, alert_id=done.id if done else None)
     now = utcnow()
     state = overall_state(report.regions)
     sig = signature(report, state)
     previous = th.state if th else None
-    before = _store_regions(session, tenant_id, report, now)
-    radius = blast_radius(session, tenant_id)
-    irretrievable = _mark_lost(session, check_id, report)
+    before, writes = _store_regions(session, tenant_id, report, now, rows)
     changed = th.signature != sig if th else state != HEALTHY or bool(report.warnings)
+    # What was at stake: read before the backups of a Lost key are marked irretrievable.
+    radius = blast_radius(session, tenant_id) if changed else []
+    irretrievable = _mark_lost(session, check_id, report)
     if th is None:
         th = TenantHealth(tenant_id=tenant_id, state=state, signature=sig, changed_at=now)
     if changed:
@@ -99,14 +125,14 @@ def record(session: Session, check_id: str, report: HealthReport) -> RecordResul
     alert_id = None
     if changed:
         alert_id = _alert(session, check_id, report, previous, state, before, radius)
-    return RecordResult(tenant_id, state, previous, alert_id, irretrievable)
+    return RecordResult(tenant_id, state, previous, alert_id, irretrievable,
+                        writes=1 + writes + irretrievable + (2 if alert_id else 0))
 
 
-def _store_regions(session: Session, tenant_id: str, report: HealthReport,
-                   now: datetime) -> dict[tuple[int, str], str]:
-    """Upsert one row per key and region; returns the states they had before."""
-    rows = {(r.generation, r.region): r for r in session.exec(
-        select(KeyHealth).where(KeyHealth.tenant_id == tenant_id)).all()}
+def _store_regions(session: Session, tenant_id: str, report: HealthReport, now: datetime,
+                   rows: dict[tuple[int, str], KeyHealth]
+                   ) -> tuple[dict[tuple[int, str], str], int]:
+    """Upsert one row per key and region; returns the states they had before, and rows."""
     before = {k: r.state for k, r in rows.items()}
     for reg in report.regions:
         row = rows.get((reg.generation, reg.region))
@@ -115,6 +141,7 @@ def _store_regions(session: Session, tenant_id: str, report: HealthReport,
             row = KeyHealth(tenant_id=tenant_id, generation=reg.generation, region=reg.region,
                             key_arn=reg.key_arn, is_primary=reg.primary, state=reg.state,
                             changed_at=now)
+            rows[(reg.generation, reg.region)] = row
         elif row.state != reg.state or sorted(f["code"] for f in row.findings) != codes:
             row.changed_at = now
         row.state, row.checked_at, row.key_arn = reg.state, now, reg.key_arn
@@ -122,7 +149,7 @@ def _store_regions(session: Session, tenant_id: str, report: HealthReport,
         if reg.drilled_backup:
             row.drilled_at, row.drilled_backup = now, reg.drilled_backup
         session.add(row)
-    return before
+    return before, len(report.regions)
 
 
 def _mark_lost(session: Session, check_id: str, report: HealthReport) -> int:

@@ -76,9 +76,16 @@ class Settings(BaseSettings):
     poll_initial_seconds: int = Field(default=30, ge=1)
     poll_max_seconds: int = Field(default=900, ge=1)
     health_interval_seconds: int = Field(default=300, ge=10)
+    # sweep = one Schedule sweeps every tenant; tenant = a Schedule per tenant; off = none.
+    health_schedule: str = Field(default="sweep", pattern="^(sweep|tenant|off)$")
     # Restore drills open a real backup per key and region; 0 = on every check.
     health_drill_interval_seconds: int = Field(default=3600, ge=0)
-    health_sweep_concurrency: int = Field(default=50, ge=1, le=1000)
+    health_sweep_concurrency: int = Field(default=4, ge=1, le=1000)  # batches in flight
+    health_batch_size: int = Field(default=100, ge=1, le=1000)  # tenants per activity
+    # Threads checking tenants inside one batch activity (each mostly waits on AWS).
+    health_batch_threads: int = Field(default=16, ge=1, le=256)
+    # A check that no worker starts within this is reported missed (audit event, alert).
+    health_schedule_to_start_seconds: int = Field(default=120, ge=5)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     keycache_max_age_seconds: int = Field(default=300, ge=1)

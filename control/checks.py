@@ -12,6 +12,7 @@ from byok import crud, keyring
 from byok.db import session_scope
 from byok.health_messages import HealthCheckInput, HealthOutcome
 from byok.settings import Settings
+from byok.temporal import tenant_attributes
 from control import Temporal
 from control.keyhealth import health_view, with_health
 from control.results import CheckOutcome
@@ -32,7 +33,8 @@ async def check_now(engine: Engine, settings: Settings, temporal: Temporal, tena
         outcome: HealthOutcome = await asyncio.wait_for(client.execute_workflow(
             KeyHealthWorkflow.run, HealthCheckInput(tenant_id, requested_by, force_drill=True),
             id=f"key-health-{tenant_id}-now-{secrets.token_hex(4)}",
-            task_queue=settings.task_queue), timeout)
+            task_queue=settings.task_queue, search_attributes=tenant_attributes(tenant_id)),
+            timeout)
     except TimeoutError:
         return {"checked": False, "alert_id": None,
                 "error": f"the check did not finish within {timeout or 0:.0f} s; it goes on "

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Engine
 
-from byok import apikeys, audit, crud
+from byok import apikeys, audit, crud, offboard
 from byok.audit_anchor import AnchorInvalid, AnchorStore, latest_anchor, write_anchor
 from byok.db import audit_keys, session_scope
+from byok.health_messages import schedule_id
 from byok.models import ApiKey, AuditEvent, AwsConnection, Tenant
+from control import Temporal
 
 
 def create_tenant(engine: Engine, *, name: str, actor: str) -> Tenant:
@@ -82,3 +86,30 @@ def audit_verify(engine: Engine, tenant: str,
 
 def audit_anchor_now(engine: Engine, anchors: AnchorStore) -> tuple[str, int]:
     return write_anchor(engine, anchors)
+
+
+async def delete_tenant(engine: Engine, temporal: Temporal, tenant: str, *, force: bool,
+                        actor: str) -> dict[str, Any]:
+    """Offboard: refuse first (changing nothing) while backups under the tenant's key exist
+    unless `force`, then stop its schedule, then mark the tenant. A failure to reach Temporal
+    leaves the tenant as it was, and a re-run finishes the job."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        stake = offboard.at_stake(session, t.id)
+    if stake["backups"] and not force:
+        with session_scope(engine) as session:  # raises TenantHasBackups, writes nothing
+            offboard.offboard(session, tenant_ref=t.id, force=False, actor=actor)
+    schedule = "none"
+    try:
+        await (await temporal()).get_schedule_handle(schedule_id(t.id)).delete()
+        schedule = "deleted"
+    except RPCError as exc:
+        # NOT_FOUND: the sweep schedule covers it (it skips offboarded tenants);
+        # UNIMPLEMENTED: a server without Schedules has none to delete.
+        if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.UNIMPLEMENTED):
+            raise
+    with session_scope(engine) as session:
+        out = offboard.offboard(session, tenant_ref=t.id, force=force, actor=actor)
+    return {**out, "schedule": schedule}

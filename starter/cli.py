@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from starter import backup_cmds, health_cmds, service_cmds
+from starter import backup_cmds, health_cmds, service_cmds, tenant_delete
 from starter.context import Ctx, console, context, emit, fail, run, run_async
 from starter.dev import dev_app
 from starter.keys import keys_app
@@ -23,6 +23,7 @@ app.add_typer(keys_app, name="keys")
 backup_cmds.register(app)
 health_cmds.register(app)
 service_cmds.register(app)
+tenant_delete.register(tenant_app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]

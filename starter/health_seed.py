@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -20,12 +21,22 @@ def account_id(n: int) -> str:
     return f"5{n:011d}"
 
 
+_clients: dict[tuple[str, str, str, str], Any] = {}
+_lock = threading.Lock()
+
+
 def _client(settings: Settings, account: str, name: str, region: str = "us-east-1") -> Any:
-    return tenant_session(account).client(name, region_name=region,
-                                          endpoint_url=settings.aws_endpoint_url)
+    """Cached per account: a new boto3 session and client cost more than the seeding itself."""
+    key = (settings.aws_endpoint_url, account, name, region)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = tenant_session(account).client(
+                name, region_name=region, endpoint_url=settings.aws_endpoint_url)
+        return _clients[key]
 
 
-def seed_aws(settings: Settings, account: str, external_id: str) -> tuple[str, str, dict[str, str]]:
+def seed_aws(settings: Settings, account: str, external_id: str,
+             role_name: str = "ByokVaultKMSRole") -> tuple[str, str, dict[str, str]]:
     """As the tenant: a multi-region key, its replicas and a role only we can assume."""
     primary, *others = REGIONS
     kms = _client(settings, account, "kms", primary)
@@ -37,13 +48,20 @@ def seed_aws(settings: Settings, account: str, external_id: str) -> tuple[str, s
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}
     role = _client(settings, account, "iam").create_role(
-        RoleName="ByokVaultKMSRole", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     return key["Arn"], role, replicas
 
 
-def seed_tenant(engine: Engine, settings: Settings, n: int, prefix: str = "sweep") -> str:
-    account, external_id = account_id(n), f"ext-{secrets.token_hex(8)}"
-    key_arn, role_arn, replicas = seed_aws(settings, account, external_id)
+def seed_tenant(engine: Engine, settings: Settings, n: int, prefix: str = "sweep",
+                accounts: int = 0) -> str:
+    """Tenant n in its own account, or with `accounts`, in account n % accounts with a role
+    of its own (localaws builds each new account's IAM state slowly: benchmarks share)."""
+    external_id = f"ext-{secrets.token_hex(8)}"
+    if accounts:
+        account, role_name = account_id(n % accounts), f"ByokVaultKMSRole-{n}"
+    else:
+        account, role_name = account_id(n), "ByokVaultKMSRole"
+    key_arn, role_arn, replicas = seed_aws(settings, account, external_id, role_name)
     tenant_id = f"{prefix}-{n:06d}"
     with session_scope(engine) as session:
         session.add(Tenant(id=tenant_id, name=tenant_id))

@@ -214,7 +214,7 @@ async def test_account_gone_is_lost(hooks: Any, backup: Any, localaws: Any) -> N
 async def test_throttling_is_retried_without_a_false_alert(hooks: Any, localaws: Any) -> None:
     await hooks.check()
     # More throttles than botocore's own 5 attempts: the activity itself must be retried.
-    localaws.inject_fault("kms", "DescribeKey", count=7, account="444455556666")
+    localaws.inject_fault("kms", "GenerateDataKey", count=7, account="444455556666")
     out = await hooks.check()
     assert out.checked and out.state == "Healthy" and out.alert_id is None
     assert [f["count"] for f in localaws.faults()] == [0]

@@ -11,8 +11,9 @@ from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from activities.health_schedule import ensure_health_schedule, schedule_id
+from activities.health_schedule import ensure_health_schedule
 from byok.codec import data_converter
+from byok.health_messages import schedule_id
 from byok.settings import Settings, load_settings
 from tests.conftest import VENV_BIN
 
@@ -64,6 +65,7 @@ async def test_enabled_tenant_gets_its_schedule_and_it_runs_checks(
     from workflows.enable_byok import EnableByokWorkflow
 
     client = dev_server.client
+    settings = settings.model_copy(update={"health_schedule": "tenant"})
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
         crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
@@ -90,3 +92,76 @@ async def test_enabled_tenant_gets_its_schedule_and_it_runs_checks(
                     break
                 await asyncio.sleep(0.2)
             assert row is not None and row.state == "Healthy"
+
+
+async def test_one_sweep_schedule_checks_every_tenant(
+        dev_server: Any, settings: Settings, engine: Any, aws: Any) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlmodel import select
+
+    from activities.health_sweep_schedule import SWEEP_SCHEDULE_ID, ensure_sweep_schedule
+    from byok.db import session_scope
+    from byok.models import TenantHealth
+    from starter.health_seed import seed_tenant
+    from worker import build_worker
+
+    client = dev_server.client
+    tenants = {seed_tenant(engine, settings, n, prefix="sched") for n in range(3)}
+    assert await ensure_sweep_schedule(client, settings) == SWEEP_SCHEDULE_ID
+    await ensure_sweep_schedule(client, settings)  # idempotent
+    handle = client.get_schedule_handle(SWEEP_SCHEDULE_ID)
+    desc = await handle.describe()
+    action = desc.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.workflow == "HealthSweepWorkflow" and action.task_queue == settings.task_queue
+    assert desc.schedule.spec.intervals[0].every == timedelta(seconds=300)
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        async with build_worker(client, settings, engine, aws, executor):
+            await handle.trigger()
+            for _ in range(150):
+                with session_scope(engine) as session:
+                    rows = session.exec(select(TenantHealth)).all()
+                if len(rows) == len(tenants):
+                    break
+                await asyncio.sleep(0.2)
+    assert {r.tenant_id for r in rows} == tenants and {r.state for r in rows} == {"Healthy"}
+    assert all(r.last_check_id and r.last_check_id.startswith(SWEEP_SCHEDULE_ID)
+               for r in rows)
+
+
+async def test_a_server_without_schedules_fails_the_step_loudly(
+        temporal_env: Any, settings: Settings) -> None:
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.health_schedule import HealthScheduleActivities
+    from byok.messages import TenantRef
+
+    for mode in ("sweep", "tenant"):
+        acts = HealthScheduleActivities(settings.model_copy(update={"health_schedule": mode}))
+        with pytest.raises(ApplicationError) as info:
+            await ActivityEnvironment(client=temporal_env.client).run(acts.ensure,
+                                                                      TenantRef("t-1"))
+        assert info.value.type == "HealthScheduleUnavailable" and info.value.non_retryable
+
+
+async def test_tenant_delete_deletes_its_schedule(dev_server: Any, settings: Settings,
+                                                  engine: Any) -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from byok import crud
+    from byok.db import session_scope
+    from control.tenants import delete_tenant
+    from tests.lazy import lazy
+
+    with session_scope(engine) as session:
+        t = crud.create_tenant(session, name="leaving")
+    client = dev_server.client
+    await ensure_health_schedule(client, settings, t.id)
+    out = await delete_tenant(engine, lazy(client), t.id, force=False, actor="test")
+    assert out["schedule"] == "deleted"
+    with pytest.raises(RPCError) as info:
+        await client.get_schedule_handle(schedule_id(t.id)).describe()
+    assert info.value.status == RPCStatusCode.NOT_FOUND

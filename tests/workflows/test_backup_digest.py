@@ -83,7 +83,7 @@ async def test_sha256_backups_from_before_restore_and_are_checked_with_sha256(
 
 def test_migration_keeps_the_sha256_of_existing_backups(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    migrate(engine, "0004")
+    migrate(engine, "0005")  # the schema before digests
     with session_scope(engine) as session:
         tenant = crud.create_tenant(session, name="acme").id
     digest = hashlib.sha256(b"old backup").hexdigest()
