@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # token polled every minute is 129,600 polls, spread over runs that continue as new.
     poll_initial_seconds: int = Field(default=30, ge=5, le=86400)
     poll_max_seconds: int = Field(default=900, ge=60, le=86400)
+    # How long a just-created role, key or replica may answer NotFound/AccessDenied before
+    # that answer is taken as final (AWS's eventual consistency).
+    aws_consistency_seconds: float = Field(default=30, ge=0, le=300)
     health_interval_seconds: int = Field(default=300, ge=10)
     # Restore drills open a real backup per key and region; 0 = on every check.
     health_drill_interval_seconds: int = Field(default=3600, ge=0)
