@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.base import byok_errors
-from byok import audit, backups, crud, enablement
+from byok import audit, backups, cfn, crud, enablement
 from byok.db import session_scope
 from byok.errors import Conflict, NotFound
 from byok.messages import (
@@ -41,7 +41,7 @@ class CatalogActivities:
             regions = crud.connected_regions(session, tenant_id=ref.tenant_id,
                                              account_id=wallet.account_native_id)
             return Preflight(ref.tenant_id, wallet.account_native_id, regions,
-                             self.settings.control_plane_region)
+                             self.settings.control_plane_region, cfn.CURRENT_TEMPLATE_VERSION)
 
     @activity.defn
     @byok_errors

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.base import byok_errors
+from activities.settle import settle
 from byok import crud, enablement
 from byok.aws import AwsClients, error_code, map_error
 from byok.db import session_scope
@@ -88,7 +89,9 @@ class KmsActivities:
                                   code="KEY_WRONG_REGION")
         kms = self._kms(check.tenant_id, check.role_arn, check.region)
         try:
-            meta = self._call(kms.describe_key, key_id, KeyId=key_id)["KeyMetadata"]
+            # A key the stack has just created may not be visible yet.
+            meta = settle(lambda: self._call(kms.describe_key, key_id, KeyId=key_id),
+                          self.aws.settings.aws_consistency_seconds)["KeyMetadata"]
         except KeyUnusable as exc:
             if exc.code == "KEY_NOT_FOUND":
                 self._explain_missing(check, key_id)
@@ -164,17 +167,16 @@ class KmsActivities:
     def replicate_key(self, inp: ReplicaInput) -> ReplicaResult:
         """Create (or reuse) the replica in one region, wait until Enabled, round-trip there."""
         primary_region, _, key_id = parse_key_arn(inp.primary_key_arn) or ("", "", "")
+        patience = self.aws.settings.aws_consistency_seconds
         try:
             kms = self._kms(inp.tenant_id, inp.role_arn, inp.region)
-            meta = self._existing_replica(kms, key_id)
+            meta = self._existing_replica(kms, key_id, inp.region)
             if meta is None:
                 primary = self._kms(inp.tenant_id, inp.role_arn, primary_region)
-                self._call(primary.replicate_key, key_id, KeyId=inp.primary_key_arn,
-                           ReplicaRegion=inp.region,
-                           Description="byok-vault replica", Tags=[
-                               {"TagKey": "byok-vault:tenant", "TagValue": inp.tenant_id}])
+                self._replicate(primary, inp, key_id)
             meta = self._wait_enabled(kms, key_id, inp.region)
-            self.round_trip(kms, meta["Arn"], inp.tenant_id, inp.region)
+            settle(lambda: self.round_trip(kms, meta["Arn"], inp.tenant_id, inp.region),
+                   patience)
             return ReplicaResult(region=inp.region, ok=True, key_arn=meta["Arn"])
         except ByokError as exc:
             if exc.retryable:
@@ -182,18 +184,38 @@ class KmsActivities:
             return ReplicaResult(region=inp.region, ok=False, error_code=exc.code,
                                  error_message=exc.message)
 
-    def _existing_replica(self, kms: Any, key_id: str) -> dict[str, Any] | None:
+    def _replicate(self, primary: Any, inp: ReplicaInput, key_id: str) -> None:
+        try:
+            primary.replicate_key(KeyId=inp.primary_key_arn, ReplicaRegion=inp.region,
+                                  Description="byok-vault replica", Tags=[
+                                      {"TagKey": "byok-vault:tenant", "TagValue": inp.tenant_id}])
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "AlreadyExistsException":
+                return  # an earlier attempt made it; DescribeKey had not caught up yet
+            if code == "UnsupportedOperationException" and "not enabled" in str(exc):
+                raise region_not_enabled(inp.region) from None
+            raise map_error(exc, key_id=key_id) from None
+
+    def _existing_replica(self, kms: Any, key_id: str, region: str) -> dict[str, Any] | None:
         try:
             return kms.describe_key(KeyId=key_id)["KeyMetadata"]
         except ClientError as exc:
             if error_code(exc) == "NotFoundException":
                 return None
+            if error_code(exc) in REGION_REFUSED:
+                # The same role was just accepted in the primary's region: it is this region
+                # that refuses the account's credentials, not the account that is gone.
+                raise region_not_enabled(region) from None
             raise map_error(exc, key_id=key_id) from None
 
     def _wait_enabled(self, kms: Any, key_id: str, region: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 300
+        deadline, pause = time.monotonic() + 300, 0.25
+        patience = self.aws.settings.aws_consistency_seconds
         while True:
-            meta = self._call(kms.describe_key, key_id, KeyId=key_id)["KeyMetadata"]
+            # A replica just made may answer NotFound for a while before it shows as Creating.
+            meta = settle(lambda: self._call(kms.describe_key, key_id, KeyId=key_id),
+                          patience)["KeyMetadata"]
             state = meta.get("KeyState")
             if state == "Enabled":
                 return meta
@@ -205,4 +227,15 @@ class KmsActivities:
                 raise KeyUnusable(f"the replica in {region} stayed Creating for 5 minutes",
                                   code="REPLICA_TIMEOUT")
             activity.heartbeat(state)
-            time.sleep(2)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+# What AWS answers a request in an opt-in region the account has not enabled.
+REGION_REFUSED = ("UnrecognizedClientException", "InvalidClientTokenId")
+
+
+def region_not_enabled(region: str) -> KeyUnusable:
+    return KeyUnusable(f"the region {region} is not enabled in the tenant's AWS account: enable "
+                       "it (AWS console > Account > AWS Regions), then start the enablement "
+                       "again, or disconnect the region", code="REGION_NOT_ENABLED")

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.base import byok_errors
+from activities.settle import settle
 from byok import enablement
 from byok.aws import AwsClients
 from byok.db import session_scope
@@ -35,7 +36,10 @@ class StsActivities:
                 f"the role is in account {parts[4]}, but BYOK is being enabled for account "
                 f"{check.account_id}; deploy the stack in account {check.account_id}",
                 code="ROLE_WRONG_ACCOUNT")
-        self.aws.assume(check.role_arn, self.external_id(check.tenant_id), fresh=True)
+        external_id = self.external_id(check.tenant_id)
+        # The stack has only just created the role: IAM may not show it to STS yet.
+        settle(lambda: self.aws.assume(check.role_arn, external_id, fresh=True),
+               self.aws.settings.aws_consistency_seconds)
         # The confused-deputy guard: the trust policy must refuse us without the ExternalId.
         for probe in (None, "byok-probe-" + secrets.token_hex(8)):
             try:

@@ -15,6 +15,21 @@ class EnableInput:
     requested_by: str = "tenant"
     poll_initial_seconds: int = 30
     poll_max_seconds: int = 900
+    # Set by the run that continued as new: where its wait for the stack stood.
+    resume: WaitState | None = None
+    # A run continues as new past this many history events (Temporal's limit is 51,200).
+    max_run_events: int = 5000
+
+
+@dataclass
+class WaitState:
+    """The wait for the stack, carried from one run to the next by continue-as-new."""
+
+    deadline: str  # ISO-8601 UTC: the token's expiry on the workflow's clock
+    attempt: int
+    delay_seconds: float
+    role_found: bool = False
+    callback: StackCallback | None = None
 
 
 @dataclass
@@ -61,6 +76,9 @@ class Preflight:
     account_id: str
     regions: list[str]
     control_plane_region: str
+    # The template version this release offers, recorded in history by the activity so that
+    # a migration never branches on a constant the next release changes (0: an older run).
+    template_version: int = 0
 
 
 @dataclass

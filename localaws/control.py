@@ -70,5 +70,16 @@ class LocalAwsControl:
         body = {"days": days, "hours": hours, "seconds": seconds}
         return str(self._call("POST", "clock/advance", body)["now"])
 
+    def consistency(self, **delays: float) -> dict[str, float]:
+        """Set localaws's delays, in seconds: replica_creating_seconds (a new replica stays
+        Creating), role_seconds, key_seconds, replica_seconds (a new role, key or replica
+        answers AccessDenied / NotFound). Returns all of them."""
+        return dict(self._call("POST", "consistency", delays))
+
+    def disable_region(self, account: str, region: str) -> None:
+        """Mark an opt-in region as not enabled in the account: its credentials are refused
+        there and ReplicateKey into it fails."""
+        self._call("POST", "regions/disable", {"account": account, "region": region})
+
     def close_account(self, account: str) -> None:
         self._call("POST", "accounts/close", {"account": account})

@@ -15,12 +15,22 @@ def apply() -> None:
     with _lock:
         if _applied:
             return
-        from . import accounts, cfn_fixes, kms_deletion, kms_fixes, kms_guard, speed, sts_fixes
+        from . import (
+            accounts,
+            cfn_fixes,
+            consistency,
+            kms_deletion,
+            kms_fixes,
+            kms_guard,
+            speed,
+            sts_fixes,
+        )
 
         accounts.apply()
         kms_fixes.apply()
         kms_deletion.apply()
         kms_guard.apply()
+        consistency.apply()
         sts_fixes.apply()
         cfn_fixes.apply()
         from . import cfn_policies
@@ -33,7 +43,7 @@ def reset_state() -> None:
     """Wipe moto's backends (all accounts and regions) and localaws's own state."""
     from moto.moto_api._internal.models import moto_api_backend
 
-    from . import accounts, clock, faults, kms_deletion
+    from . import accounts, clock, consistency, faults, kms_deletion
 
     moto_api_backend.reset()
     accounts.closed.clear()
@@ -41,3 +51,4 @@ def reset_state() -> None:
     clock.reset()
     faults.clear()
     kms_deletion.reset()
+    consistency.reset()

@@ -16,6 +16,8 @@ from moto.kms.models import Key, KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
 from moto.moto_api._internal import mock_random
 
+from . import consistency
+
 # Real key ids: a UUID for single-region keys, mrk- and 32 lowercase hex digits for multi-region.
 _RAW_KEY_ID = re.compile(
     r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
@@ -104,6 +106,11 @@ def replicate_key(self: KmsBackend, key_id: str, replica_region: str, policy: An
             "UnsupportedOperationException", f"{primary.arn} is not a multi-Region primary key."
         )
     arn = primary.arn.replace(f":{self.region_name}:", f":{replica_region}:", 1)
+    if (self.account_id, replica_region) in consistency.disabled_regions:
+        raise JsonRESTError(
+            "UnsupportedOperationException",
+            f"ReplicaRegion {replica_region} is not enabled for account {self.account_id}.",
+        )
     taken = {r["Region"] for r in config["ReplicaKeys"]} | {self.region_name}
     if replica_region in taken:
         raise JsonRESTError("AlreadyExistsException", f"Key '{arn}' already exists")
@@ -119,6 +126,7 @@ def replicate_key(self: KmsBackend, key_id: str, replica_region: str, policy: An
     }
     config["ReplicaKeys"].append({"Arn": arn, "Region": replica_region})
     kms_backends[self.account_id][replica_region].keys[replica.id] = replica
+    consistency.replica_created(replica)  # Creating for a while, as on AWS
     return replica
 
 

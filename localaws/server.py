@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import accounts, cfn_custom, clock, faults, fixes, kms_deletion
+from . import accounts, cfn_custom, clock, consistency, faults, fixes, kms_deletion
 from .control import LocalAwsControl
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -38,6 +38,10 @@ def _control(method: str, path: str, body: dict[str, Any]) -> Response:
         kms_deletion.sweep(full=True)
     elif path == "clock" and method == "GET":
         result = {"now": clock.now().isoformat() + "Z"}
+    elif path == "consistency" and method == "POST":
+        result = consistency.configure(body)
+    elif path == "regions/disable" and method == "POST":
+        consistency.disabled_regions.add((str(body["account"]), str(body["region"])))
     elif path == "accounts/close" and method == "POST":
         accounts.closed.add(str(body["account"]))
     else:
@@ -107,7 +111,9 @@ class LocalAwsApp:
             )
         if service == "kms":
             kms_deletion.sweep()
-        return None
+            consistency.sweep()
+        region = scope[2] if len(scope) > 2 else ""
+        return consistency.check(service, operation, region, account, body, json_protocol)
 
     @staticmethod
     def _send(start_response: Any, answer: Response) -> list[bytes]:

@@ -92,7 +92,9 @@ def settings(tmp_path: Path, localaws: object) -> Settings:
                          database_url=url, task_queue=f"q-{secrets.token_hex(4)}",
                          public_url="http://byok.test", poll_initial_seconds=30,
                          # The time-skipping server has no Schedules; tests/health tests them.
-                         health_schedule="off")
+                         health_schedule="off",
+                         # Short: a really missing key must not hold each test for long.
+                         aws_consistency_seconds=2)
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities
     from byok.messages import EnableInput, Preflight, StackCallback, TenantRef, WalletView
     from workflows import policies
+    from workflows.errors import exhausted
     from workflows.stack_flow import TENANT_ID, WALLET_STATE, FlowFailed, StackFlow
 
 
@@ -37,9 +39,13 @@ class EnableByokWorkflow:
             CatalogActivities.preflight, TenantRef(inp.tenant_id),
             start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
         try:
-            callback = await flow.wait_for_stack(pre)
-            await flow.wallet(role_arn=callback.role_arn, stack_version=callback.template_version)
-            await flow.verify_and_replicate(pre, callback)
+            try:
+                callback = await flow.wait_for_stack(pre)
+                await flow.wallet(role_arn=callback.role_arn,
+                                  stack_version=callback.template_version)
+                await flow.verify_and_replicate(pre, callback)
+            except ActivityError as err:  # a database step whose retries ran out
+                raise FlowFailed(*exhausted(err)) from None
         except FlowFailed as failure:
             self._view.state, self._view.step = "Error", "error"
             self._view.error_code, self._view.error_message = failure.code, failure.message

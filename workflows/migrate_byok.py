@@ -4,13 +4,14 @@ key, keeping the previous key in the keyring for the backups made under it."""
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities
     from activities.kms import KmsActivities
-    from byok.cfn import CURRENT_TEMPLATE_VERSION
     from byok.messages import EnableInput, Preflight, StackCallback, TenantRef, WalletView
     from workflows import policies
+    from workflows.errors import exhausted
     from workflows.stack_flow import TENANT_ID, FlowFailed, StackFlow
 
 
@@ -21,7 +22,8 @@ class MigrateByokWorkflow:
         # The wallet stays Enabled on the legacy key until the new binding is frozen: new
         # backups always have a working key.
         self._view = WalletView(tenant_id=inp.tenant_id, state="Enabled",
-                                step="checking_legacy_key", account_native_id=inp.account_id)
+                                step="waiting_for_stack" if inp.resume else "checking_legacy_key",
+                                account_native_id=inp.account_id)
         self._flow = StackFlow(inp, self._view, prefix="migration")
 
     @workflow.signal
@@ -39,16 +41,22 @@ class MigrateByokWorkflow:
         pre: Preflight = await workflow.execute_activity_method(
             CatalogActivities.preflight, TenantRef(inp.tenant_id),
             start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
+        # Runs recorded before Preflight carried the version were started when v2 was current.
+        target = pre.template_version or 2
         try:
-            await flow.step("checking_legacy_key")
-            await flow.activity(KmsActivities.check_legacy_key, TenantRef(inp.tenant_id))
-            await flow.step("waiting_for_stack")
-            callback = await flow.wait_for_stack(pre)
-            if callback.template_version < CURRENT_TEMPLATE_VERSION:
-                raise FlowFailed("TEMPLATE_NOT_UPGRADED", "the stack still reports template "
-                                 f"v{callback.template_version}; update it with the v"
-                                 f"{CURRENT_TEMPLATE_VERSION} template")
-            await flow.verify_and_replicate(pre, callback)
+            try:
+                if inp.resume is None:  # a run continued as new is already past these steps
+                    await flow.step("checking_legacy_key")
+                    await flow.activity(KmsActivities.check_legacy_key, TenantRef(inp.tenant_id))
+                    await flow.step("waiting_for_stack")
+                callback = await flow.wait_for_stack(pre)
+                if callback.template_version < target:
+                    raise FlowFailed("TEMPLATE_NOT_UPGRADED", "the stack still reports template "
+                                     f"v{callback.template_version}; update it with the v"
+                                     f"{target} template")
+                await flow.verify_and_replicate(pre, callback)
+            except ActivityError as err:  # a database step whose retries ran out
+                raise FlowFailed(*exhausted(err)) from None
         except FlowFailed as failure:
             self._view.step = "failed"
             self._view.error_code, self._view.error_message = failure.code, failure.message

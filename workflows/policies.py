@@ -10,6 +10,9 @@ DB = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
 # AWS calls: throttling and outages back off further; our permanent errors are non-retryable.
 AWS = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                   maximum_interval=timedelta(minutes=2), maximum_attempts=12)
+# The stack poll is only a fallback look: a few quick tries, then the wait goes on.
+POLL = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                   maximum_interval=timedelta(seconds=30), maximum_attempts=4)
 # Long transfers (backup, restore): few attempts, they resume from heartbeats.
 TRANSFER = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
                        maximum_interval=timedelta(minutes=5), maximum_attempts=6)

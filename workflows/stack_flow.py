@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -33,11 +34,12 @@ with workflow.unsafe.imports_passed_through():
         RoleCheck,
         StackCallback,
         TenantRef,
+        WaitState,
         WalletUpdate,
         WalletView,
     )
     from workflows import policies
-    from workflows.errors import permanent_failure
+    from workflows.errors import exhausted, permanent_failure
 
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 WALLET_STATE = SearchAttributeKey.for_keyword("WalletState")
@@ -89,39 +91,59 @@ class StackFlow:
                 heartbeat_timeout=policies.HEARTBEAT if timeout > policies.AWS_TIMEOUT else None,
                 retry_policy=policies.AWS)
         except ActivityError as err:
-            failure = permanent_failure(err)
-            if failure is None:
-                raise
-            raise FlowFailed(*failure) from None
+            raise FlowFailed(*(permanent_failure(err) or exhausted(err))) from None
 
     async def wait_for_stack(self, pre: Preflight) -> StackCallback:
-        """The callback signal, or the stack's notification found by polling, until expiry."""
+        """The callback signal, or the stack's notification found by polling, until expiry.
+        A long wait continues as new (carrying its state) before its history grows too big."""
         inp = self.inp
-        # The deadline runs on the workflow's clock (durable, and what tests can skip).
-        expires = workflow.info().start_time + timedelta(seconds=inp.token_ttl_seconds)
-        delay, attempt = timedelta(seconds=inp.poll_initial_seconds), 0
+        if inp.resume is not None:
+            wait = inp.resume
+            if wait.callback is not None:
+                self.receive(wait.callback)
+            if wait.role_found:
+                self.view.step = "role_found"
+            expires = datetime.fromisoformat(wait.deadline)
+            delay, attempt = timedelta(seconds=wait.delay_seconds), wait.attempt
+        else:
+            # The deadline runs on the workflow's clock (durable, and what tests can skip).
+            expires = workflow.info().start_time + timedelta(seconds=inp.token_ttl_seconds)
+            delay, attempt = timedelta(seconds=inp.poll_initial_seconds), 0
         while self.callback is None:
             left = expires - workflow.now()
             if left <= timedelta(0):
                 raise FlowFailed("TOKEN_EXPIRED", "the stack never reported back before the "
                                  "token expired; start again to get a new token")
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or \
+                    info.get_current_history_length() >= inp.max_run_events:
+                workflow.continue_as_new(replace(inp, resume=WaitState(
+                    expires.isoformat(), attempt, delay.total_seconds(),
+                    role_found=self.view.step != "waiting_for_stack")))
             try:
                 await workflow.wait_condition(lambda: self.callback is not None,
                                               timeout=min(delay, left))
             except TimeoutError:
                 attempt += 1
-                # Fallback for a lost callback: read the stack's notifications ourselves.
-                found: PollResult = await workflow.execute_activity_method(
-                    CloudFormationActivities.poll_stack,
-                    PollInput(inp.tenant_id, pre.account_id, attempt),
-                    start_to_close_timeout=policies.AWS_TIMEOUT,
-                    retry_policy=policies.AWS)
-                if found.callback:
-                    self.receive(found.callback)
-                if found.role_found and self.view.step == "waiting_for_stack":
-                    await self.step("role_found")
+                await self._poll(pre, attempt)
                 delay = min(delay * 2, timedelta(seconds=inp.poll_max_seconds))
         return self.callback
+
+    async def _poll(self, pre: Preflight, attempt: int) -> None:
+        """Fallback for a lost callback: read the stack's notifications ourselves. A poll
+        whose retries ran out is only a missed look: the wait goes on."""
+        try:
+            found: PollResult = await workflow.execute_activity_method(
+                CloudFormationActivities.poll_stack,
+                PollInput(self.inp.tenant_id, pre.account_id, attempt),
+                start_to_close_timeout=policies.AWS_TIMEOUT, retry_policy=policies.POLL)
+        except ActivityError as err:
+            workflow.logger.warning("poll %d of the stack failed: %s", attempt, err.cause)
+            return
+        if found.callback:
+            self.receive(found.callback)
+        if found.role_found and self.view.step == "waiting_for_stack":
+            await self.step("role_found")
 
     async def verify_and_replicate(self, pre: Preflight, cb: StackCallback) -> None:
         """Verify the role and key, replicate everywhere, then freeze the new binding."""

@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from byok.queues import transfer_queue
     from workflows import policies
-    from workflows.errors import permanent_failure
+    from workflows.errors import permanent_failure, transfer_exhausted
 
 R = TypeVar("R")
 
@@ -30,10 +30,9 @@ async def run_transfer(*, plan: Callable[[Any, Any], Any], inp: Any,
             start_to_close_timeout=policies.TRANSFER_TIMEOUT,
             heartbeat_timeout=policies.HEARTBEAT, retry_policy=policies.TRANSFER)
     except ActivityError as err:
-        failure = permanent_failure(err)
-        if failure is None:
-            raise
-        result = failed(*failure)
+        # Permanent, or transient with every retry spent: either way the row and the audit
+        # log must say so, never leave it pending.
+        result = failed(*(permanent_failure(err) or transfer_exhausted(err)))
     await workflow.execute_local_activity_method(finish, result,
                                                  start_to_close_timeout=policies.SHORT,
                                                  retry_policy=policies.DB)
