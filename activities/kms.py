@@ -169,10 +169,10 @@ class KmsActivities:
             meta = self._existing_replica(kms, key_id)
             if meta is None:
                 primary = self._kms(inp.tenant_id, inp.role_arn, primary_region)
+                # No Tags: tagging a replica needs kms:TagResource on any key, more than the
+                # tenant's role grants.
                 self._call(primary.replicate_key, key_id, KeyId=inp.primary_key_arn,
-                           ReplicaRegion=inp.region,
-                           Description="byok-vault replica", Tags=[
-                               {"TagKey": "byok-vault:tenant", "TagValue": inp.tenant_id}])
+                           ReplicaRegion=inp.region, Description="byok-vault replica")
             meta = self._wait_enabled(kms, key_id, inp.region)
             self.round_trip(kms, meta["Arn"], inp.tenant_id, inp.region)
             return ReplicaResult(region=inp.region, ok=True, key_arn=meta["Arn"])

@@ -15,7 +15,16 @@ def apply() -> None:
     with _lock:
         if _applied:
             return
-        from . import accounts, cfn_fixes, kms_deletion, kms_fixes, kms_guard, speed, sts_fixes
+        from . import (
+            accounts,
+            cfn_fixes,
+            kms_deletion,
+            kms_fixes,
+            kms_guard,
+            sns_delivery,
+            speed,
+            sts_fixes,
+        )
 
         accounts.apply()
         kms_fixes.apply()
@@ -23,6 +32,7 @@ def apply() -> None:
         kms_guard.apply()
         sts_fixes.apply()
         cfn_fixes.apply()
+        sns_delivery.apply()
         speed.apply()
         _applied = True
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import accounts, cfn_custom, clock, faults, fixes, gate, kms_deletion
+from . import accounts, cfn_custom, clock, faults, fixes, gate, kms_deletion, sns_delivery
 from .control import LocalAwsControl
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -54,6 +54,7 @@ class LocalAwsApp:
 
         fixes.apply()
         self.strict = strict
+        sns_delivery.enforced = strict  # moto's state is process-wide, and so is this switch
         self.moto = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
