@@ -1,9 +1,9 @@
 """Authorise a request as AWS does: the caller's identity policies and the resource's policy.
 
-Explicit Deny anywhere wins. KMS key policies and role trust policies must admit the caller
-(directly, or by naming its account - then its identity policies must allow too). Other
-resource policies (S3, SNS, SQS) may grant on their own within their account; across
-accounts both sides must allow. An account's root is allowed everything by identity."""
+Explicit Deny anywhere wins. Across accounts both sides must allow, always. Within an account,
+KMS key policies and role trust policies must admit the caller (directly, or by naming its
+account - then its identity policies must allow too); other resource policies (S3, SNS, SQS)
+may grant on their own. An account's root is allowed everything by identity."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def decide(caller: Caller, req: Request, check: Check) -> str | None:
     same = check.resource_account in (None, caller.account)
     no_identity = f"because no identity-based policy allows the {check.action} action"
     no_resource = f"because no resource-based policy allows the {check.action} action"
-    if check.policy_required:
+    if check.policy_required and same:
         if granted == "direct" or (granted == "account" and identity == "allow"):
             return None
         return no_identity if granted == "account" else no_resource
