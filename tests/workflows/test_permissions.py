@@ -175,3 +175,46 @@ async def test_the_service_role_needs_the_vault_bucket(
     with pytest.raises(ClientError) as caught:
         await in_thread(run)
     assert _code(caught.value) == "AccessDenied"
+
+
+@pytest.mark.parametrize("action", ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"])
+async def test_legacy_keys_stay_open_and_checked_only_through_open_legacy_backups(
+        temporal_env: Any, engine: Engine, settings: Settings, worker: Any, aws: Any,
+        tmp_path: Path, action: str) -> None:
+    from starter.customer import deploy_stack
+    from starter.health_cmds import check_now
+    from starter.legacy import create_legacy_tenant
+    from tests.conftest import TENANT_ACCOUNT
+    from tests.workflows.conftest import REGIONS
+    from workflows.migrate_byok import MigrateByokWorkflow
+
+    legacy = await in_thread(create_legacy_tenant, settings, engine, name="oldco",
+                             account_id=TENANT_ACCOUNT, regions=REGIONS)
+    src = tmp_path / "old.bin"
+    src.write_bytes(b"legacy era" * 500)
+    client = temporal_env.client
+    old = await actions.run_backup(client, engine, settings, tenant=legacy.tenant_id,
+                                   workload="vmware_vm", source=f"file://{src}", region=None,
+                                   actor="test")
+    issued = await actions.start_migration(client, engine, settings, tenant=legacy.tenant_id,
+                                           actor="test")
+    payload = await in_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
+                              token=issued["token"], external_id=issued["external_id"],
+                              upgrade=True,
+                              template_body=template_without(settings, "OpenLegacyBackups",
+                                                             action))
+    await actions.deliver_callback(client, engine, payload)
+    view = await client.get_workflow_handle_for(
+        MigrateByokWorkflow.run, f"migrate-byok-{legacy.tenant_id}").result()
+    assert view.state == "Enabled", view
+    if action == "kms:Decrypt":  # restoring a backup made before the upgrade
+        with pytest.raises(ByokError) as caught:
+            await actions.run_restore(client, engine, settings, tenant=legacy.tenant_id,
+                                      backup_id=old["id"], target=str(tmp_path / "out"),
+                                      force=False, actor="test")
+        assert "access denied" in str(caught.value).lower(), caught.value
+        return
+    health = await check_now(client, engine, settings, legacy.tenant_id)
+    legacy_key = json.dumps(health, default=str)
+    assert health["state"] != "Healthy", health
+    assert "ACCESS_DENIED" in legacy_key and legacy.key_arn in legacy_key, health
