@@ -188,7 +188,7 @@ async def test_existing_multi_region_primary_is_used_and_no_key_is_created(
 
 async def test_role_whose_trust_ignores_the_external_id_is_refused(
         temporal_env: Any, engine: Engine, settings: Settings, tenant: str, enable: Any) -> None:
-    role_arn = await in_thread(trust_without_external_id, settings, "LaxByokRole")
+    role_arn = await in_thread(trust_without_external_id, settings, "ByokVaultLaxRole")
     key = await in_thread(create_key, settings)
     issued = await enable(tenant)
     payload = {"request_type": "Create", "token": issued.token,
