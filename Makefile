@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install up test lint bench browser-deps
+.PHONY: install up test lint bench browser-deps checkov-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,20 @@ up: install
 	$(BIN)/byok up --demo
 
 ## Install (Python packages and Debian's Chromium for the browser tests), then run every test.
-test: install browser-deps
+test: install browser-deps checkov-deps
 	$(BIN)/pytest
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# checkov pins an older boto3 than the service needs: it gets a venv of its own.
+.venv-checkov/bin/checkov:
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q 'checkov==3.3.30'
+
+checkov-deps: .venv-checkov/bin/checkov
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,7 +13,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.aws import AwsClients
 from activities.catalog import CatalogActivities
 from activities.cloudformation import CloudFormationActivities
 from activities.health import KeyHealthActivities
@@ -23,11 +22,14 @@ from activities.notify import NotifyActivities
 from activities.storage import FileStore, S3Store, VaultStore
 from activities.sts import StsActivities
 from activities.vault import VaultActivities
+from byok.audit_anchor import anchor_store
+from byok.aws import AwsClients
 from byok.db import make_engine, migrate
 from byok.keycache import KeyCache
 from byok.settings import Settings, load_settings
 from byok.temporal import connect
 from workflows.alert_delivery import AlertDeliveryWorkflow
+from workflows.audit_anchor import AuditAnchorWorkflow, ensure_anchor_schedule
 from workflows.backup import BackupWorkflow
 from workflows.enable_byok import EnableByokWorkflow
 from workflows.health_sweep import HealthSweepWorkflow
@@ -36,7 +38,7 @@ from workflows.migrate_byok import MigrateByokWorkflow
 from workflows.restore import RestoreWorkflow
 
 WORKFLOWS = [EnableByokWorkflow, MigrateByokWorkflow, BackupWorkflow, RestoreWorkflow,
-             KeyHealthWorkflow, HealthSweepWorkflow, AlertDeliveryWorkflow]
+             KeyHealthWorkflow, HealthSweepWorkflow, AlertDeliveryWorkflow, AuditAnchorWorkflow]
 
 
 def vault_store(settings: Settings, aws: AwsClients) -> VaultStore:
@@ -54,7 +56,7 @@ def key_cache(settings: Settings) -> KeyCache:
 def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[Callable[..., Any]]:
     """Every activity of every class, each class built once with its clients."""
     classes = [
-        AuditActivities(engine),
+        AuditActivities(engine, anchor_store(settings, aws)),
         CatalogActivities(engine, settings),
         StsActivities(aws, engine),
         KmsActivities(aws, engine),
@@ -83,13 +85,13 @@ def build_worker(client: Client, settings: Settings, engine: Engine, aws: AwsCli
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     migrate(engine)
+    # The service's own resources exist before any worker starts (`byok up` and
+    # `byok provision` make them); a worker never provisions.
     aws = AwsClients(settings)
-    if settings.aws_endpoint_url:
-        from starter.bootstrap import ensure_service_resources
-        ensure_service_resources(aws, settings)
     client = await connect(settings)
+    await ensure_anchor_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=64) as executor:
         worker = build_worker(client, settings, engine, aws, executor)
         print(f"worker ready on task queue {settings.task_queue}", flush=True)

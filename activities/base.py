@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from temporalio.exceptions import ApplicationError
 
-from activities.aws import map_error
+from byok.aws import map_error
 from byok.errors import ByokError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.aws import AwsClients
 from activities.base import byok_errors
 from byok import cfn, enablement
+from byok.aws import AwsClients
 from byok.db import session_scope
 from byok.errors import ByokError
 from byok.messages import PollInput, PollResult

@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.aws import AwsClients, error_code, map_error
 from activities.base import byok_errors
 from activities.health_checks import ACCOUNT_GONE, KeyProbe, SessionClients, finding
 from activities.storage import VaultStore
 from byok import crud, health, keyring
+from byok.aws import AwsClients, error_code, map_error
 from byok.db import session_scope
 from byok.errors import ByokError
 from byok.health_messages import (

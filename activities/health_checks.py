@@ -10,11 +10,11 @@ import boto3
 from botocore.exceptions import ClientError
 from sqlalchemy.engine import Engine
 
-from activities.aws import RETRY_CONFIG, AwsClients, error_code, map_error
 from activities.keyprovider import KmsKeyProvider
 from activities.kms import KmsActivities
 from activities.storage import VaultStore
 from byok import health
+from byok.aws import RETRY_CONFIG, AwsClients, error_code, map_error
 from byok.envelope import drill, make_context
 from byok.errors import AwsError, ByokError
 from byok.health_alerts import remedy

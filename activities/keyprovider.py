@@ -9,8 +9,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from sqlalchemy.engine import Engine
 
-from activities.aws import AwsClients, map_error
 from byok import keyring
+from byok.aws import AwsClients, map_error
 from byok.db import session_scope
 from byok.envelope import DataKeyMaterial
 from byok.errors import KeyUnusable

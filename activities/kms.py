@@ -10,9 +10,9 @@ from botocore.exceptions import ClientError
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.aws import AwsClients, error_code, map_error
 from activities.base import byok_errors
 from byok import crud, enablement
+from byok.aws import AwsClients, error_code, map_error
 from byok.db import session_scope
 from byok.errors import ByokError, KeyUnusable, NotFound
 from byok.messages import KeyCheck, KeyFacts, ReplicaInput, ReplicaResult, TenantRef

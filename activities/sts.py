@@ -7,9 +7,9 @@ import secrets
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.aws import AwsClients
 from activities.base import byok_errors
 from byok import enablement
+from byok.aws import AwsClients
 from byok.db import session_scope
 from byok.errors import InvalidInput, RoleNotAssumable
 from byok.messages import Done, RoleCheck

@@ -13,17 +13,17 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.aws import AwsClients
 from activities.base import byok_errors
 from activities.keyprovider import KmsKeyProvider
 from activities.sources import open_source
 from activities.storage import VaultStore
+from byok.aws import AwsClients
+from byok.default_key import ensure_default_key
 from byok.envelope import DataKeyMaterial, Decryptor, Encryptor, KeyUnavailable, make_context
 from byok.errors import Conflict
 from byok.keycache import CachingKeyProvider, KeyCache
 from byok.messages import BackupPlan, BackupResult, RestorePlan, RestoreResult
 from byok.settings import Settings
-from starter.bootstrap import ensure_default_key
 
 HEARTBEAT_BYTES = 8 << 20
 # Also heartbeat by time: a slow source (many tiny S3 objects) can take longer than the

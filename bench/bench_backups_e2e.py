@@ -24,7 +24,7 @@ async def backups(client: Client, settings: Settings, tenant: str, src: Path, n:
                   concurrency: int) -> float:
     """Seconds for n backups through BackupWorkflow, at most `concurrency` in flight.
 
-    Started as starter.actions.run_backup starts them, minus its synchronous request check
+    Started as control.backups.start_backup starts them, minus its synchronous request check
     (plan_backup repeats it): here the starter shares the worker's event loop, and blocking
     database calls in it would measure this process's layout rather than the backup path.
     """

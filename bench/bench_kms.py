@@ -15,15 +15,15 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
 from activities.storage import FileStore
 from activities.vault import VaultActivities
 from byok import backups, crud
+from byok.aws import AwsClients
 from byok.db import make_engine, migrate, session_scope
 from byok.keycache import CachingKeyProvider
 from byok.messages import BackupInput, RestoreInput
 from byok.settings import Settings, load_settings
-from starter.bootstrap import ensure_service_resources
+from control.service import ensure_service_resources
 from worker import key_cache
 
 SERVICE_ACCOUNT, TENANT_ACCOUNT, REGION = "111122223333", "444455556666", "us-east-1"
@@ -93,7 +93,7 @@ def main() -> None:
         work = Path(tmp)
         settings = load_settings(home=work / "home", aws_endpoint_url=local.url,
                                  database_url="")
-        engine = make_engine(settings.db_url)
+        engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
         migrate(engine)
         aws = AwsClients(settings)
         ensure_service_resources(aws, settings)

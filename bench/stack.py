@@ -15,13 +15,13 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.aws import AwsClients
+from byok.aws import AwsClients
+from byok.codec import data_converter
 from byok.db import make_engine, migrate
 from byok.settings import Settings, load_settings
-from starter.bootstrap import ensure_service_resources
+from control.service import ensure_service_resources
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ async def embedded_stack(task_queue: str, db_file: bool) -> AsyncIterator[Stack]
     with tempfile.TemporaryDirectory() as tmp, LocalAws() as local:
         work = Path(tmp)
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(load_settings().payload_keys),
             dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
             dev_server_database_filename=str(work / "temporal.db") if db_file else None,
             search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
@@ -60,7 +60,7 @@ async def embedded_stack(task_queue: str, db_file: bool) -> AsyncIterator[Stack]
         try:
             settings = load_settings(home=work / "home", aws_endpoint_url=local.url,
                                      database_url="", task_queue=task_queue)
-            engine = make_engine(settings.db_url)
+            engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
             migrate(engine)
             aws = AwsClients(settings)
             ensure_service_resources(aws, settings)

@@ -1,8 +1,9 @@
-"""Append-only, tamper-evident audit history: each tenant's events form a SHA-256 chain."""
+"""Append-only, tamper-evident audit history: each tenant's events form an HMAC chain."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from byok.db import audit_keys
 from byok.models import AuditEvent, AuditHead, utcnow
 
 GENESIS = "0" * 64
@@ -22,25 +24,36 @@ SECRET_KEYS = frozenset(
 
 
 def redact(details: dict[str, Any]) -> dict[str, Any]:
-    """Secrets never reach the audit log, at any depth."""
-    out: dict[str, Any] = {}
-    for k, v in details.items():
-        if k.lower() in SECRET_KEYS:
-            out[k] = "[redacted]"
-        elif isinstance(v, dict):
-            out[k] = redact(v)
-        else:
-            out[k] = v
-    return out
+    """Secrets never reach the audit log, at any depth (inside lists too)."""
+    return {k: "[redacted]" if k.lower() in SECRET_KEYS else _redact_value(v)
+            for k, v in details.items()}
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
 
 
 def event_hash(*, tenant_id: str, seq: int, at: datetime, actor: str, action: str,
-               details: dict[str, Any], prev_hash: str) -> str:
+               details: dict[str, Any], prev_hash: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 under the audit key (kept outside the database, so whoever can write the
+    database still cannot forge or recompute a link); events written before the chain was
+    keyed (key None) keep their plain SHA-256."""
     body = json.dumps(
         [tenant_id, seq, at.isoformat(timespec="microseconds"), actor, action, details, prev_hash],
         sort_keys=True, separators=(",", ":"), default=str,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    ).encode()
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _keys(session: Session) -> dict[str, bytes]:
+    bind = session.get_bind()
+    return audit_keys(getattr(bind, "engine", bind))  # type: ignore[arg-type]
 
 
 def _keyed(session: Session, tenant_id: str, event_key: str | None) -> AuditEvent | None:
@@ -57,6 +70,7 @@ def append(session: Session, *, tenant_id: str, actor: str, action: str,
     if existing:
         return existing
     clean = json.loads(json.dumps(redact(details or {}), default=str))
+    key_id, key = next(iter(_keys(session).items()))
     for _attempt in range(20):
         last = session.exec(
             select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
@@ -66,9 +80,10 @@ def append(session: Session, *, tenant_id: str, actor: str, action: str,
         prev = last.hash if last else GENESIS
         at = utcnow()
         ev = AuditEvent(tenant_id=tenant_id, seq=seq, at=at, actor=actor, action=action,
-                        details=clean, event_key=event_key, prev_hash=prev,
+                        details=clean, event_key=event_key, prev_hash=prev, key_id=key_id,
                         hash=event_hash(tenant_id=tenant_id, seq=seq, at=at, actor=actor,
-                                        action=action, details=clean, prev_hash=prev))
+                                        action=action, details=clean, prev_hash=prev,
+                                        key=key))
         nested = session.begin_nested()
         try:
             session.add(ev)
@@ -99,12 +114,16 @@ class ChainReport:
     problem: str | None = None
 
 
-def verify(session: Session, tenant_id: str) -> ChainReport:
-    """Recompute the chain; name the first edited, missing or reordered event."""
+def verify(session: Session, tenant_id: str,
+           anchor: tuple[int, str, str] | None = None) -> ChainReport:
+    """Recompute the chain; name the first edited, missing or reordered event. With an
+    `anchor` (seq, hash, when) taken outside the database, a chain cut back or rewritten as
+    a whole is named too."""
     events = session.exec(
         select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(col(AuditEvent.seq))
     ).all()
-    prev = GENESIS
+    keys = _keys(session)
+    prev, keyed = GENESIS, False
     for expected_seq, ev in enumerate(events, start=1):
         if ev.seq != expected_seq:
             return ChainReport(False, len(events), expected_seq,
@@ -112,9 +131,18 @@ def verify(session: Session, tenant_id: str) -> ChainReport:
         if ev.prev_hash != prev:
             return ChainReport(False, len(events), ev.seq,
                                f"event {ev.seq} does not link to event {ev.seq - 1}")
+        if ev.key_id is None and keyed:
+            return ChainReport(False, len(events), ev.seq, f"event {ev.seq} ({ev.action}) "
+                               "carries no key after keyed events: it was forged")
+        if ev.key_id is not None and ev.key_id not in keys:
+            return ChainReport(False, len(events), ev.seq,
+                               f"event {ev.seq} is sealed with audit key {ev.key_id!r}, "
+                               "which BYOK_AUDIT_KEYS does not hold")
+        keyed = ev.key_id is not None
         recomputed = event_hash(tenant_id=ev.tenant_id, seq=ev.seq, at=ev.at, actor=ev.actor,
-                                action=ev.action, details=ev.details, prev_hash=ev.prev_hash)
-        if recomputed != ev.hash:
+                                action=ev.action, details=ev.details, prev_hash=ev.prev_hash,
+                                key=keys[ev.key_id] if ev.key_id else None)
+        if not hmac.compare_digest(recomputed, ev.hash):
             return ChainReport(False, len(events), ev.seq,
                                f"event {ev.seq} ({ev.action}) was altered after it was written")
         prev = ev.hash
@@ -124,7 +152,22 @@ def verify(session: Session, tenant_id: str) -> ChainReport:
         return ChainReport(False, len(events), last_seq + 1,
                            f"event {last_seq + 1} is missing: the chain ends at {last_seq} "
                            f"but {head.seq} events were written")
+    if anchor is not None:
+        seq, anchored_hash, when = anchor
+        if last_seq < seq:
+            return ChainReport(False, len(events), last_seq + 1,
+                               f"events {last_seq + 1}-{seq} are missing: the anchor of {when} "
+                               f"recorded {seq} events, the chain ends at {last_seq}")
+        if seq and not hmac.compare_digest(events[seq - 1].hash, anchored_hash):
+            return ChainReport(False, len(events), seq,
+                               f"event {seq} differs from the anchor of {when}: the chain "
+                               "was rewritten")
     return ChainReport(True, len(events))
+
+
+def heads(session: Session) -> dict[str, tuple[int, str]]:
+    """Every chain's newest link (seq, hash): what an anchor records."""
+    return {h.tenant_id: (h.seq, h.hash) for h in session.exec(select(AuditHead)).all()}
 
 
 def history(session: Session, tenant_id: str, limit: int = 1000) -> list[AuditEvent]:

@@ -14,10 +14,26 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from byok.keyspec import dev_key, parse_keys
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The audit chain's HMAC keys, per engine: every writer of the database seals its events
+# with the key the engine was made with (BYOK_AUDIT_KEYS), kept outside the database.
+_AUDIT_KEYS: dict[int, dict[str, bytes]] = {}
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, audit_keys: str = dev_key("audit")) -> Engine:
+    engine = _make_engine(url)
+    _AUDIT_KEYS[id(engine)] = parse_keys(audit_keys, "BYOK_AUDIT_KEYS")
+    return engine
+
+
+def audit_keys(engine: Engine) -> dict[str, bytes]:
+    """The keys `engine` seals and verifies audit events with, the current one first."""
+    return _AUDIT_KEYS[id(engine)]
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":

@@ -162,6 +162,17 @@ class Done:
 
 
 @dataclass
+class AnchorInput:
+    reason: str = "schedule"
+
+
+@dataclass
+class AnchorResult:
+    name: str
+    chains: int
+
+
+@dataclass
 class BackupInput:
     tenant_id: str
     backup_id: str

@@ -127,6 +127,9 @@ class AuditEvent(SQLModel, table=True):
     event_key: str | None = Field(default=None, max_length=300)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # The BYOK_AUDIT_KEYS id the link is sealed with; None only for links written before
+    # the chain was keyed (plain SHA-256).
+    key_id: str | None = Field(default=None, max_length=40)
 
 
 class AuditEventPublic(SQLModel):

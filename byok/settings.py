@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from byok.errors import InvalidSettings
+from byok.keyspec import dev_key, parse_keys
 
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
@@ -62,6 +63,21 @@ class Settings(BaseSettings):
 
     operator_api_key: str = "dev-operator-key-change-me"  # dev default; compose requires a real one
     session_secret: str = "dev-session-secret-change-me"  # noqa: S105 - dev default
+    # Temporal payloads and failures are encrypted with these (id:base64 32-byte keys, newest
+    # first); the audit chain is keyed (HMAC) with its own. Dev defaults are public.
+    payload_keys: str = dev_key("payload")
+    audit_keys: str = dev_key("audit")
+    # Every chain's head is sealed and written outside the database this often (a folder
+    # under home, or the vault bucket with BYOK_VAULT_BACKEND=s3, there under Object Lock
+    # for BYOK_AUDIT_ANCHOR_LOCK_DAYS when > 0: the bucket must have Object Lock enabled).
+    audit_anchor_interval_seconds: int = Field(default=3600, ge=60)
+    audit_anchor_lock_days: int = Field(default=0, ge=0, le=3650)
+
+    @field_validator("payload_keys", "audit_keys")
+    @classmethod
+    def _keys(cls, v: str) -> str:
+        parse_keys(v)  # the error's location names the variable
+        return v
 
     @field_validator("control_plane_region")
     @classmethod
@@ -93,6 +109,10 @@ class Settings(BaseSettings):
     @property
     def vault_dir(self) -> Path:
         return self.home / "vault"
+
+    @property
+    def anchor_dir(self) -> Path:
+        return self.home / "audit-anchors"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-from rich.table import Table
-from temporalio.client import Client
 
-from byok import backups
-from byok.temporal import connect
-from starter import actions
 from starter.context import Ctx, console, context, emit, run, run_async
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from temporalio.client import Client
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]
@@ -26,23 +24,30 @@ def _stage_stdin(ctx: Ctx) -> str:
     """`-` means standard input: staged under BYOK_HOME, where the worker can read it."""
     staging = ctx.settings.home.resolve() / "staging"
     staging.mkdir(parents=True, exist_ok=True)
-    path = staging / backups.new_id("stdin")
+    from byok.backups import new_id
+
+    path = staging / new_id("stdin")
     with path.open("wb") as out:
         shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
     return f"file://{path}"
 
 
-async def _with_progress(client: Client, workflow_id: str, total: int | None,
-                         work: asyncio.Task[Any], quiet: bool) -> Any:
+async def _with_progress(ctx: Ctx, workflow_id: str, total: int | None,
+                         work: asyncio.Future[Any], quiet: bool) -> Any:
     """Show the transfer's heartbeats as a progress bar while the workflow runs."""
     if quiet:
         return await work
+    import asyncio
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     columns = [BarColumn(), DownloadColumn(), TransferSpeedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("transfer", total=total)
         while not work.done():
             await asyncio.wait({work}, timeout=0.5)
             try:
+                client: Client = await ctx.temporal()
                 desc = await client.get_workflow_handle(workflow_id).describe()
                 for pending in desc.raw_description.pending_activities:
                     if pending.heartbeat_details.payloads:
@@ -64,6 +69,8 @@ def backup(
     as_json: JsonOpt = False,
 ) -> None:
     """Back up a source, encrypted under the tenant's key (or the default key before BYOK)."""
+    from byok.backups import new_id
+    from control.backups import start_backup
     ctx = context()
     if source == "-":
         source = _stage_stdin(ctx)
@@ -71,14 +78,15 @@ def backup(
         source = f"file://{Path(source).resolve()}"
 
     async def body() -> None:
-        client = await connect(ctx.settings)
-        backup_id = backups.new_id("bk")
+        import asyncio
+
+        backup_id = new_id("bk")
         size = Path(source[7:]).stat().st_size if source.startswith("file://") and \
             Path(source[7:]).is_file() else None
-        work = asyncio.ensure_future(actions.run_backup(
-            client, ctx.engine, ctx.settings, tenant=tenant, workload=workload, source=source,
-            region=region, actor="cli", backup_id=backup_id))
-        data = await _with_progress(client, f"backup-{backup_id}", size, work, as_json)
+        work = asyncio.ensure_future(start_backup(
+            ctx.engine, ctx.settings, ctx.temporal, tenant=tenant, workload=workload,
+            source=source, region=region, actor="cli", backup_id=backup_id, wait=True))
+        data = await _with_progress(ctx, f"backup-{backup_id}", size, work, as_json)
         emit(data, as_json, lambda: console.print(
             f"backup {data['id']} complete: {data['plaintext_size']} bytes, "
             f"{data['key_kind']} key {data['key_arn']}"))
@@ -93,13 +101,13 @@ def restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Restore a backup to a file (verified in full before it appears at the target)."""
+    from control.restores import start_restore
     ctx = context()
 
     async def body() -> None:
-        client = await connect(ctx.settings)
-        data = await actions.run_restore(client, ctx.engine, ctx.settings, tenant=tenant,
-                                         backup_id=backup_id, target=str(to.resolve()),
-                                         force=force, actor="cli")
+        data = await start_restore(ctx.engine, ctx.settings, ctx.temporal, tenant=tenant,
+                                   backup_id=backup_id, target=str(to.resolve()), force=force,
+                                   actor="cli", wait=True)
         emit(data, as_json, lambda: console.print(
             f"restored {data['bytes']} bytes of {backup_id} to {data['target']}"))
     run_async(body)
@@ -107,14 +115,17 @@ def restore(
 
 def list_backups(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
     """List the tenant's backups with the key each depends on."""
+    from control.catalog import list_backups
     ctx = context()
-    rows = run(lambda: actions.list_backups(ctx.engine, tenant))
+    rows = run(lambda: list_backups(ctx.engine, tenant))
 
     def human() -> None:
+        from rich.table import Table
+
         table = Table("id", "workload", "region", "bytes", "key", "status", "created")
         for r in rows:
             table.add_row(r["id"], r["workload"], r["region"], str(r["plaintext_size"]),
-                          r["key_kind"], r["status"], r["created_at"][:19])
+                          r["key_kind"], r["status"], f"{r['created_at']:%Y-%m-%d %H:%M:%S}")
         console.print(table)
     emit(rows, as_json, human)
 

@@ -6,15 +6,14 @@ import time
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from byok import audit, crud
-from byok.db import session_scope
-from byok.temporal import connect
-from starter import actions, backup_cmds, health_cmds
+from starter import backup_cmds, health_cmds
 from starter.context import Ctx, console, context, emit, fail, run, run_async
 from starter.dev import dev_app
 from starter.keys import keys_app
+
+# Each command imports the use cases (control/) it calls in its body: `byok --help` and a
+# command's own --help load no database, AWS or Temporal library.
 
 app = typer.Typer(help="byok-vault: tenant-owned KMS keys for backups.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
@@ -43,14 +42,25 @@ def up(with_demo: Annotated[bool, typer.Option(
     raise typer.Exit(run_up(settings, after_ready=after))
 
 
+@app.command("provision")
+def provision_cmd() -> None:
+    """Provision the service's own AWS resources (idempotent): role, callback topic and
+    queue, vault bucket, default keys. `byok up` does this on its local AWS."""
+    from starter.provision import provision
+
+    settings = context().settings
+    run(lambda: provision(settings))
+    console.print("service resources provisioned")
+
+
 @tenant_app.command("create")
 def tenant_create(name: str, as_json: JsonOpt = False) -> None:
     """Create a tenant."""
+    from control import tenants
     ctx = context()
 
     def body() -> None:
-        with session_scope(ctx.engine) as session:
-            t = crud.create_tenant(session, name=name)
+        t = tenants.create_tenant(ctx.engine, name=name, actor="operator")
         emit({"id": t.id, "name": t.name}, as_json,
              lambda: console.print(f"tenant [bold]{t.name}[/] created: {t.id}"))
     run(body)
@@ -59,9 +69,10 @@ def tenant_create(name: str, as_json: JsonOpt = False) -> None:
 @tenant_app.command("list")
 def tenant_list(as_json: JsonOpt = False) -> None:
     """List tenants."""
+    from control import tenants
     ctx = context()
-    with session_scope(ctx.engine) as session:
-        rows = [{"id": t.id, "name": t.name} for t in crud.list_tenants(session)]
+    rows = [{"id": t.id, "name": t.name} for t in tenants.list_tenants(ctx.engine)]
+
     def human() -> None:
         for r in rows:
             console.print(f"{r['id']}  {r['name']}")
@@ -75,14 +86,14 @@ def connect_account(
     as_json: JsonOpt = False,
 ) -> None:
     """Connect an AWS account and its regions to a tenant."""
+    from control import tenants
     ctx = context()
 
     def body() -> None:
-        with session_scope(ctx.engine) as session:
-            t = crud.get_tenant(session, ref=tenant)
-            conn = crud.connect_account(session, tenant=t, account_id=account,
-                                        regions=regions.split(","))
-            data = {"tenant_id": t.id, "account_id": conn.account_id, "regions": conn.regions}
+        conn = tenants.connect_account(ctx.engine, tenant=tenant, account_id=account,
+                                       regions=regions.split(","), actor="operator")
+        data = {"tenant_id": conn.tenant_id, "account_id": conn.account_id,
+                "regions": conn.regions}
         emit(data, as_json, lambda: console.print(
             f"account {data['account_id']} connected: {', '.join(data['regions'])}"))
     run(body)
@@ -104,12 +115,12 @@ def enable(
     as_json: JsonOpt = False,
 ) -> None:
     """Start BYOK enablement: prints the token, ExternalId and template links."""
+    from control import enablement
     ctx = context()
 
     async def body() -> None:
-        client = await connect(ctx.settings)
-        issued = await actions.start_enable(
-            client, ctx.engine, ctx.settings, tenant=tenant, account=account,
+        issued = await enablement.start_enable(
+            ctx.engine, ctx.settings, ctx.temporal, tenant=tenant, account=account,
             accept_irretrievable=accept_irretrievable, accept_immutable=accept_immutable,
             actor="cli")
         data = issued.public()
@@ -133,10 +144,13 @@ def enable(
 @app.command()
 def status(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
     """Show the tenant's wallet (BYOK state, key, replicas, errors)."""
+    from control.wallet import wallet_status
     ctx = context()
-    data = run(lambda: actions.wallet_status(ctx.engine, ctx.settings, tenant))
+    data = run(lambda: wallet_status(ctx.engine, ctx.settings, tenant))
 
     def human() -> None:
+        from rich.table import Table
+
         table = Table(show_header=False, box=None)
         for key in ("state", "error_code", "error_message", "account_native_id", "role_arn",
                     "key_arn", "replica_key_arns", "installed_regions", "key_errors",
@@ -154,10 +168,11 @@ def wait(tenant: TenantOpt,
          timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 600.0,
          as_json: JsonOpt = False) -> None:
     """Wait until the wallet is Enabled or in Error, showing each step."""
+    from control.wallet import wallet_status
     ctx = context()
     deadline, seen = time.monotonic() + timeout, 0
     while True:
-        data = run(lambda: actions.wallet_status(ctx.engine, ctx.settings, tenant))
+        data = run(lambda: wallet_status(ctx.engine, ctx.settings, tenant))
         for step in data["progress"][seen:]:
             if not as_json:
                 console.print(f"  {step['at'][:19]}  {step['step']}")
@@ -175,26 +190,39 @@ def wait(tenant: TenantOpt,
 
 
 @app.command("audit")
-def audit_cmd(tenant: TenantOpt, verify: Annotated[bool, typer.Option("--verify")] = False,
+def audit_cmd(tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name.")] = "",
+              verify: Annotated[bool, typer.Option("--verify", help=(
+                  "Verify the keyed chain, and against the newest anchor."))] = False,
+              anchor: Annotated[bool, typer.Option("--anchor", help=(
+                  "Anchor every chain's head outside the database now."))] = False,
               as_json: JsonOpt = False) -> None:
-    """List the tenant's audit history, or verify its hash chain."""
+    """List the tenant's audit history, verify its chain, or anchor every chain now."""
+    from byok.audit_anchor import anchor_store
+    from control import tenants
     ctx = context()
 
     def body() -> None:
-        with session_scope(ctx.engine) as session:
-            t = crud.get_tenant(session, ref=tenant)
-            if verify:
-                report = audit.verify(session, t.id)
-                data = {"ok": report.ok, "events": report.count,
-                        "first_bad_seq": report.first_bad_seq, "problem": report.problem}
-                emit(data, as_json, lambda: console.print(
-                    f"audit chain OK ({report.count} events)" if report.ok
-                    else f"[bold red]audit chain BROKEN[/] at event {report.first_bad_seq}: "
-                         f"{report.problem}"))
-                if not report.ok:
-                    raise SystemExit(1)
-                return
-            events = audit.history(session, t.id)
+        if anchor:
+            name, chains = tenants.audit_anchor_now(ctx.engine, anchor_store(ctx.settings,
+                                                                             ctx.aws))
+            emit({"anchor": name, "chains": chains}, as_json,
+                 lambda: console.print(f"anchored {chains} chains as {name}"))
+            return
+        if not tenant:
+            fail("--tenant is required (or --anchor)")
+        if verify:
+            report = tenants.audit_verify(ctx.engine, tenant,
+                                          anchor_store(ctx.settings, ctx.aws))
+            data = {"ok": report.ok, "events": report.count,
+                    "first_bad_seq": report.first_bad_seq, "problem": report.problem}
+            emit(data, as_json, lambda: console.print(
+                f"audit chain OK ({report.count} events)" if report.ok
+                else f"[bold red]audit chain BROKEN[/] at event {report.first_bad_seq}: "
+                     f"{report.problem}"))
+            if not report.ok:
+                raise SystemExit(1)
+            return
+        events = tenants.audit_history(ctx.engine, tenant)
 
         def human() -> None:
             for e in events:
@@ -208,12 +236,12 @@ def audit_cmd(tenant: TenantOpt, verify: Annotated[bool, typer.Option("--verify"
 @app.command()
 def migrate(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
     """Upgrade a legacy (single-region) BYOK tenant to the multi-region key."""
+    from control import enablement
     ctx = context()
 
     async def body() -> None:
-        client = await connect(ctx.settings)
-        data = await actions.start_migration(client, ctx.engine, ctx.settings, tenant=tenant,
-                                             actor="cli")
+        data = await enablement.start_migration(ctx.engine, ctx.settings, ctx.temporal,
+                                                tenant=tenant, actor="cli")
 
         def human() -> None:
             if not data["migrated"]:
@@ -243,3 +271,13 @@ def demo(migration: Annotated[bool, typer.Option(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("codec-server")
+def codec_server(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8234) -> None:
+    """Serve the payload codec to the Temporal UI (its --ui-codec-endpoint), on loopback only:
+    it holds BYOK_PAYLOAD_KEYS, so it is an operator's tool, never exposed to tenants."""
+    import uvicorn
+
+    from web.codec_server import codec_app
+    uvicorn.run(codec_app(context().settings), host="127.0.0.1", port=port, log_level="warning")

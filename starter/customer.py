@@ -4,7 +4,7 @@ localaws and build the callback its custom resource would send."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -12,6 +12,11 @@ from botocore.exceptions import ClientError
 from byok import cfn
 from byok.errors import AwsError, InvalidInput
 from byok.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from control import Temporal
 
 
 def tenant_session(account_id: str) -> boto3.Session:
@@ -89,3 +94,25 @@ def _role_id(account_id: str, role_name: str, settings: Settings) -> str:
         return str(iam.get_role(RoleName=role_name)["Role"]["RoleId"])
     except ClientError:
         return ""
+
+
+async def send_callback(settings: Settings, engine: Engine, temporal: Temporal,
+                        payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Send the stack's callback to the web app, as the custom resource would; with no web
+    app running (tests, CLI-only use), deliver it directly, as the web app would. Returns
+    the answer and how it went."""
+    import httpx
+
+    from control.enablement import deliver_callback
+
+    url = f"{settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
+    try:
+        resp = httpx.post(url, json=payload, timeout=30)
+    except httpx.TransportError:
+        return (await deliver_callback(engine, temporal, payload),
+                "direct delivery (web app not reachable)")
+    answer = resp.json()
+    if resp.status_code >= 400:
+        raise InvalidInput(f"the callback was refused ({resp.status_code}): {answer}",
+                           code="CALLBACK_REFUSED")
+    return answer, "web callback"

@@ -6,15 +6,14 @@ import asyncio
 import secrets
 import time
 
-import httpx
-
-from byok import crud
-from byok.db import session_scope
 from byok.errors import ByokError
-from byok.temporal import connect
-from starter import actions
+from control import enablement, tenants
+from control.backups import start_backup
+from control.catalog import backup_view
+from control.restores import start_restore
+from control.wallet import wallet_status
 from starter.context import Ctx, console
-from starter.customer import deploy_stack
+from starter.customer import deploy_stack, send_callback
 
 DEMO_ACCOUNT = "444455556666"
 DEMO_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
@@ -27,31 +26,24 @@ def run_demo(ctx: Ctx) -> None:
 async def _demo(ctx: Ctx) -> None:
     settings = ctx.settings
     name = f"demo-{secrets.token_hex(3)}"
-    with session_scope(ctx.engine) as session:
-        tenant = crud.create_tenant(session, name=name, actor="demo")
-        crud.connect_account(session, tenant=tenant, account_id=DEMO_ACCOUNT,
-                             regions=DEMO_REGIONS, actor="demo")
+    tenant = tenants.create_tenant(ctx.engine, name=name, actor="demo")
+    tenants.connect_account(ctx.engine, tenant=tenant.id, account_id=DEMO_ACCOUNT,
+                            regions=DEMO_REGIONS, actor="demo")
     console.print(f"1. tenant [bold]{name}[/] ({tenant.id}) connected account {DEMO_ACCOUNT} "
                   f"in {', '.join(DEMO_REGIONS)}")
-    client = await connect(settings)
-    issued = await actions.start_enable(client, ctx.engine, settings, tenant=tenant.id,
-                                        account=DEMO_ACCOUNT, accept_irretrievable=True,
-                                        accept_immutable=True, actor="demo")
+    issued = await enablement.start_enable(ctx.engine, settings, ctx.temporal, tenant=tenant.id,
+                                           account=DEMO_ACCOUNT, accept_irretrievable=True,
+                                           accept_immutable=True, actor="demo")
     console.print(f"2. enable: token issued (expires {issued.expires_at:%Y-%m-%d}), "
                   f"workflow {issued.workflow_id}")
     payload = deploy_stack(settings, account_id=DEMO_ACCOUNT, token=issued.token,
                            external_id=issued.external_id, stack_name=issued.stack_name)
     console.print(f"3. tenant deployed the stack: role {payload['role_arn']}")
-    url = f"{settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
-    try:
-        resp = httpx.post(url, json=payload, timeout=30)
-        resp.raise_for_status()
-    except httpx.HTTPError:
-        await actions.deliver_callback(client, ctx.engine, payload)
+    await send_callback(settings, ctx.engine, ctx.temporal, payload)
     console.print("4. the stack called back; verifying role and key, replicating ...")
     deadline = time.monotonic() + 120
     while True:
-        status = actions.wallet_status(ctx.engine, settings, tenant.id)
+        status = wallet_status(ctx.engine, settings, tenant.id)
         if status["state"] in ("Enabled", "Error"):
             break
         if time.monotonic() > deadline:
@@ -81,25 +73,24 @@ async def _migration_demo(ctx: Ctx) -> None:
                                 regions=DEMO_REGIONS)
     console.print(f"1. legacy tenant [bold]{name}[/] on template v1, single-region key "
                   f"{made.key_arn}")
-    client = await connect(settings)
     src = home / f"{name}-old.bin"
     src.write_bytes(b"backed up under the legacy key\n" * 1000)
-    old = await actions.run_backup(client, engine, settings, tenant=made.tenant_id,
-                                   workload="sql_ec2", source=f"file://{src}", region=None,
-                                   actor="demo")
+    old = await start_backup(engine, settings, ctx.temporal, tenant=made.tenant_id,
+                             workload="sql_ec2", source=f"file://{src}", region=None,
+                             actor="demo", wait=True)
     console.print(f"2. backup {old['id']} under the legacy key")
-    status = actions.wallet_status(engine, settings, made.tenant_id)
+    status = wallet_status(engine, settings, made.tenant_id)
     console.print(f"3. status says: {status['upgrade']}")
-    issued = await actions.start_migration(client, engine, settings, tenant=made.tenant_id,
-                                           actor="demo")
+    issued = await enablement.start_migration(engine, settings, ctx.temporal,
+                                              tenant=made.tenant_id, actor="demo")
     console.print("4. migration started: legacy key healthy, upgrade token issued")
     payload = await asyncio.to_thread(
         deploy_stack, settings, account_id=DEMO_ACCOUNT, token=issued["token"],
         external_id=issued["external_id"], upgrade=True)
-    await actions.deliver_callback(client, engine, payload)
+    await send_callback(settings, engine, ctx.temporal, payload)
     console.print("5. the tenant updated the stack to v2; verifying and replicating ...")
     deadline = time.monotonic() + 120
-    while (status := actions.wallet_status(engine, settings, made.tenant_id))[
+    while (status := wallet_status(engine, settings, made.tenant_id))[
             "stack_version"] != 2:
         if status["error_code"] or time.monotonic() > deadline:
             raise ByokError(f"migration did not finish: {status['error_message']}",
@@ -108,13 +99,13 @@ async def _migration_demo(ctx: Ctx) -> None:
     console.print(f"6. migrated: new multi-region key {status['key_arn']}, replicas in "
                   f"{', '.join(status['replica_key_arns'])}")
     src.write_bytes(b"backed up under the multi-region key\n" * 1000)
-    new = await actions.run_backup(client, engine, settings, tenant=made.tenant_id,
-                                   workload="sql_ec2", source=f"file://{src}", region=None,
-                                   actor="demo")
+    new = await start_backup(engine, settings, ctx.temporal, tenant=made.tenant_id,
+                             workload="sql_ec2", source=f"file://{src}", region=None,
+                             actor="demo", wait=True)
     for label, backup in (("old", old), ("new", new)):
         out = home / f"{name}-{label}.restored"
-        await actions.run_restore(client, engine, settings, tenant=made.tenant_id,
-                                  backup_id=backup["id"], target=str(out), force=True,
-                                  actor="demo")
-        kind = actions.backup_view(engine, made.tenant_id, backup["id"])["key_kind"]
+        await start_restore(engine, settings, ctx.temporal, tenant=made.tenant_id,
+                            backup_id=backup["id"], target=str(out), force=True, actor="demo",
+                            wait=True)
+        kind = backup_view(engine, made.tenant_id, backup["id"])["key_kind"]
         console.print(f"7. {label} backup {backup['id']} ({kind} key) restored to {out}")

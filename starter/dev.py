@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
-from byok import cfn, enablement
-from byok.db import session_scope
-from byok.errors import NotFound
-from byok.models import EnableToken
-from byok.temporal import connect
-from starter import actions
 from starter.context import console, context, emit, run, run_async
-from starter.customer import deploy_stack
-from starter.legacy import create_legacy_tenant
 
 dev_app = typer.Typer(help="Development helpers for the embedded stack.", no_args_is_help=True)
 
@@ -29,6 +20,7 @@ def legacy_tenant(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a tenant on the legacy single-region BYOK (template v1), as in the field."""
+    from starter.legacy import create_legacy_tenant
     ctx = context()
 
     def body() -> None:
@@ -50,6 +42,11 @@ def customer_deploy(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Deploy the stack in the tenant's account on localaws, then send the stack's callback."""
+    from byok import cfn, enablement
+    from byok.db import session_scope
+    from byok.errors import NotFound
+    from byok.models import EnableToken
+    from starter.customer import deploy_stack, send_callback
     ctx = context()
 
     async def body() -> None:
@@ -65,19 +62,7 @@ def customer_deploy(
         payload = deploy_stack(ctx.settings, account_id=acct, token=token, external_id=ext,
                                existing_key=existing_key, role_name=role_name, upgrade=upgrade,
                                stack_name=stack)
-        url = f"{ctx.settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
-        try:
-            resp = httpx.post(url, json=payload, timeout=30)
-            via = "web callback"
-            result = resp.json()
-            if resp.status_code >= 400:
-                console.print(f"[red]callback refused ({resp.status_code}):[/] {result}")
-                raise typer.Exit(1)
-        except httpx.TransportError:
-            # No web app running (tests, CLI-only use): deliver as the web app would.
-            result = await actions.deliver_callback(await connect(ctx.settings), ctx.engine,
-                                                    payload)
-            via = "direct delivery (web app not reachable)"
+        result, via = await send_callback(ctx.settings, ctx.engine, ctx.temporal, payload)
         emit({"stack": payload | {"token": "[hidden]"}, "callback": result}, as_json,
              lambda: console.print(f"stack deployed in {acct}; callback sent by {via}"))
     run_async(body)

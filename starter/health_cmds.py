@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy.engine import Engine
-from temporalio.client import Client
 
-from byok import crud, health_alerts
-from byok.db import session_scope
-from byok.health_messages import HealthCheckInput, HealthOutcome
-from byok.settings import Settings
-from byok.temporal import connect
 from starter.context import console, context, emit, run, run_async
-from workflows.key_health import KeyHealthWorkflow
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant id or name.")]
@@ -24,28 +14,9 @@ STYLE = {"Healthy": "green", "Degraded": "yellow", "AtRisk": "bold yellow",
          "Unavailable": "red", "Lost": "bold red", "NotChecked": "dim"}
 
 
-def health_view(engine: Engine, tenant: str) -> dict[str, Any]:
-    with session_scope(engine) as session:
-        t = crud.get_tenant(session, ref=tenant)
-        return {"tenant_id": t.id, **health_alerts.view(session, t.id)}
-
-
-async def check_now(client: Client, engine: Engine, settings: Settings, tenant: str,
-                    requested_by: str = "cli") -> dict[str, Any]:
-    """Run one check now (the same workflow the schedule runs) and return the health view;
-    the web app's POST .../_refresh can call this too."""
-    with session_scope(engine) as session:
-        tenant_id = crud.get_tenant(session, ref=tenant).id
-    outcome: HealthOutcome = await client.execute_workflow(
-        KeyHealthWorkflow.run, HealthCheckInput(tenant_id, requested_by, force_drill=True),
-        id=f"key-health-{tenant_id}-now-{secrets.token_hex(4)}", task_queue=settings.task_queue)
-    view = health_view(engine, tenant_id)
-    view["check"] = {"checked": outcome.checked, "error": outcome.error,
-                     "alert_id": outcome.alert_id}
-    return view
-
-
 def _human(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
     state = data["state"]
     console.print(f"key health: [{STYLE.get(state, 'bold')}]{state}[/]  "
                   f"(checked {str(data['checked_at'] or 'never')[:19]})")
@@ -76,6 +47,7 @@ def health(tenant: TenantOpt,
            now: Annotated[bool, typer.Option("--now", help="Check now, then show.")] = False,
            as_json: JsonOpt = False) -> None:
     """Show the tenant's key health per key and region, with what is at stake."""
+    from control.keyhealth import health_view
     ctx = context()
     if not now:
         data = run(lambda: health_view(ctx.engine, tenant))
@@ -83,8 +55,9 @@ def health(tenant: TenantOpt,
         return
 
     async def body() -> None:
-        client = await connect(ctx.settings)
-        data = await check_now(client, ctx.engine, ctx.settings, tenant)
+        from control.checks import check_health
+
+        data = await check_health(ctx.engine, ctx.settings, ctx.temporal, tenant, "cli")
         emit(data, as_json, lambda: _human(data))
     run_async(body)
 

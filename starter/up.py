@@ -218,7 +218,7 @@ def _stop_all(started: list[Child]) -> None:
 def _migrate(settings: Settings) -> None:
     from byok.db import make_engine, migrate
 
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     try:
         migrate(engine)
     finally:
@@ -265,6 +265,9 @@ def run_up(settings: Settings, after_ready: Callable[[], object] | None = None) 
                                         timeout=READY_TIMEOUT, stop=stop):
                     return 0
                 say(f"[byok] {comp.name} is ready")
+                if comp.name == "localaws":  # before the worker: workers never provision
+                    from starter.provision import provision
+                    provision(settings, env)
             _print_urls(settings)
             if after_ready is not None:
                 threading.Thread(target=_run_quietly, args=(after_ready,), daemon=True).start()

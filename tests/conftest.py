@@ -104,8 +104,8 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def aws(settings: Settings, localaws: object) -> object:
     """Fresh localaws state with the service's own resources provisioned."""
-    from activities.aws import AwsClients
-    from starter.bootstrap import ensure_service_resources
+    from byok.aws import AwsClients
+    from control.service import ensure_service_resources
 
     localaws.reset()  # type: ignore[attr-defined]
     clients = AwsClients(settings)
@@ -117,12 +117,13 @@ def aws(settings: Settings, localaws: object) -> object:
 async def temporal_env() -> AsyncIterator[object]:
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
+
+    from byok.codec import data_converter
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
+        data_converter=data_converter(load_settings().payload_keys))
     keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace="default", search_attributes={"TenantId": keyword, "WalletState": keyword}))

@@ -11,9 +11,9 @@ from fastapi.responses import PlainTextResponse
 
 from byok import cfn
 from byok.errors import NotFound
-from starter import actions
+from control.enablement import deliver_callback
 from web import schemas
-from web.deps import EngineDep, SettingsDep, TemporalDep
+from web.deps import EngineDep, LazyTemporalDep, SettingsDep
 
 E = schemas.ErrorOut
 router = APIRouter()
@@ -25,9 +25,9 @@ router = APIRouter()
                                                          "token, or the wrong account."},
                         409: {"model": E, "description": "ExternalId used by another tenant."},
                         422: {"model": E, "description": "A callback field is missing or bad."}})
-async def post_process(engine: EngineDep, client: TemporalDep,
+async def post_process(engine: EngineDep, temporal: LazyTemporalDep,
                        payload: dict[str, Any] = Body(...)) -> Any:
-    return await actions.deliver_callback(client, engine, payload)
+    return await deliver_callback(engine, temporal, payload)
 
 
 @router.get("/templates/byok-v{version}.yaml", tags=["template"],

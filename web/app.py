@@ -46,7 +46,7 @@ def _problem(err: Any) -> dict[str, str]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
     migrate(engine)
 
     @asynccontextmanager

@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from byok.db import session_scope
-from web import schemas, schemas_backups, services
+from control import catalog
+from control.backups import start_backup
+from control.restores import start_restore
+from web import schemas, schemas_backups
 from web.auth import TenantCaller, deny
-from web.deps import EngineDep, LazyTemporalDep, SessionDep, SettingsDep
+from web.deps import EngineDep, LazyTemporalDep, SettingsDep
 
 E = schemas.ErrorOut
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -22,8 +24,8 @@ router = APIRouter(responses=ERRORS, tags=["backups"])
 
 @router.get("/backups", response_model=list[schemas_backups.BackupOut],
             summary="The caller's backups, newest first, with their state")
-def backups_list(caller: TenantCaller, session: SessionDep) -> Any:
-    return services.list_backups(session, caller.tenant_id)
+def backups_list(caller: TenantCaller, engine: EngineDep) -> Any:
+    return catalog.list_backups(engine, caller.tenant_id)
 
 
 @router.post("/backups", response_model=schemas_backups.BackupStartedOut, status_code=202,
@@ -34,16 +36,15 @@ def backups_list(caller: TenantCaller, session: SessionDep) -> Any:
 async def backups_start(body: schemas_backups.BackupIn, caller: TenantCaller,
                         engine: EngineDep, settings: SettingsDep,
                         temporal: LazyTemporalDep) -> Any:
-    return await services.start_backup(engine, settings, temporal, tenant_id=caller.tenant_id,
-                                       workload=body.workload, source=body.source,
-                                       region=body.region, actor=caller.actor)
+    return await start_backup(engine, settings, temporal, tenant=caller.tenant_id,
+                              workload=body.workload, source=body.source, region=body.region,
+                              actor=caller.actor, as_tenant=True)
 
 
 @router.get("/backups/{backup_id}", response_model=schemas_backups.BackupOut,
             summary="One of the caller's backups")
-def backups_get(backup_id: str, caller: TenantCaller, session: SessionDep,
-                engine: EngineDep) -> Any:
-    row = services.get_backup(session, caller.tenant_id, backup_id)
+def backups_get(backup_id: str, caller: TenantCaller, engine: EngineDep) -> Any:
+    row = catalog.get_backup(engine, caller.tenant_id, backup_id)
     if row is None:
         raise deny(engine, caller, "backup", backup_id)
     return row
@@ -51,8 +52,8 @@ def backups_get(backup_id: str, caller: TenantCaller, session: SessionDep,
 
 @router.get("/restores", response_model=list[schemas_backups.RestoreOut],
             summary="The caller's restores, newest first")
-def restores_list(caller: TenantCaller, session: SessionDep) -> Any:
-    return services.list_restores(session, caller.tenant_id)
+def restores_list(caller: TenantCaller, engine: EngineDep) -> Any:
+    return catalog.list_restores(engine, caller.tenant_id)
 
 
 @router.post("/restores", response_model=schemas_backups.RestoreStartedOut, status_code=202,
@@ -63,21 +64,17 @@ def restores_list(caller: TenantCaller, session: SessionDep) -> Any:
 async def restores_start(body: schemas_backups.RestoreIn, caller: TenantCaller,
                          engine: EngineDep, settings: SettingsDep,
                          temporal: LazyTemporalDep) -> Any:
-    # No SessionDep in async routes: it holds SQLite's unit lock in another thread.
-    with session_scope(engine) as session:
-        mine = services.get_backup(session, caller.tenant_id, body.backup_id) is not None
-    if not mine:
+    if catalog.get_backup(engine, caller.tenant_id, body.backup_id) is None:
         raise deny(engine, caller, "backup", body.backup_id)
-    return await services.start_restore(engine, settings, temporal, tenant_id=caller.tenant_id,
-                                        backup_id=body.backup_id, target=body.target,
-                                        force=body.force, actor=caller.actor)
+    return await start_restore(engine, settings, temporal, tenant=caller.tenant_id,
+                               backup_id=body.backup_id, target=body.target, force=body.force,
+                               actor=caller.actor, as_tenant=True)
 
 
 @router.get("/restores/{restore_id}", response_model=schemas_backups.RestoreOut,
             summary="One of the caller's restores")
-def restores_get(restore_id: str, caller: TenantCaller, session: SessionDep,
-                 engine: EngineDep) -> Any:
-    row = services.get_restore(session, caller.tenant_id, restore_id)
+def restores_get(restore_id: str, caller: TenantCaller, engine: EngineDep) -> Any:
+    row = catalog.get_restore(engine, caller.tenant_id, restore_id)
     if row is None:
         raise deny(engine, caller, "restore", restore_id)
     return row

@@ -5,13 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from byok import apikeys, audit
+from byok import audit
 from byok.db import session_scope
 from byok.errors import Unauthorized
-from web import services
+from control import tenants
+from control.checks import refresh_wallet
+from control.wallet import wallet_view
 from web import session as sess
 from web.auth import caller_from_key
-from web.deps import EngineDep, LazyTemporalDep, SessionDep, SettingsDep
+from web.deps import EngineDep, LazyTemporalDep, SettingsDep
 from web.pages import PageUser, render
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +78,7 @@ def _csrf_refused(request: Request, settings: SettingsDep) -> Response:
 @router.get("/t/{tenant_id}/health", response_class=HTMLResponse)
 def health_page(request: Request, user: PageUser, engine: EngineDep, settings: SettingsDep,
                 checked: str = Query("", max_length=10)) -> Response:
-    wallet = services.wallet(engine, settings, user.tenant_id)
+    wallet = wallet_view(engine, settings, user.tenant_id)
     return render(request, "health.html", user=user, active="health", wallet=wallet,
                   health=wallet["health"], checked=checked)
 
@@ -87,7 +89,7 @@ async def health_check(request: Request, user: PageUser, engine: EngineDep,
                        csrf_token: str = Form("", max_length=200)) -> Response:
     if not sess.csrf_ok(sess.load(request, settings), csrf_token):
         return _csrf_refused(request, settings)
-    wallet = await services.refresh_wallet(engine, settings, temporal, user.tenant_id,
+    wallet = await refresh_wallet(engine, settings, temporal, user.tenant_id,
                                            requested_by="console")
     check = wallet["health"]["check"]
     flag = "none" if check is None else "yes" if check["checked"] else "late"
@@ -96,13 +98,14 @@ async def health_check(request: Request, user: PageUser, engine: EngineDep,
 
 
 @router.get("/t/{tenant_id}/audit", response_class=HTMLResponse)
-def audit_page(request: Request, user: PageUser, db: SessionDep) -> Response:
-    events = audit.history(db, user.tenant_id)
+def audit_page(request: Request, user: PageUser, engine: EngineDep) -> Response:
+    events = tenants.audit_history(engine, user.tenant_id)
     return render(request, "audit.html", user=user, active="audit",
-                  events=list(reversed(events)), report=audit.verify(db, user.tenant_id))
+                  events=list(reversed(events)),
+                  report=tenants.audit_verify(engine, user.tenant_id))
 
 
 @router.get("/t/{tenant_id}/api-keys", response_class=HTMLResponse)
-def keys_page(request: Request, user: PageUser, db: SessionDep) -> Response:
+def keys_page(request: Request, user: PageUser, engine: EngineDep) -> Response:
     return render(request, "api_keys.html", user=user, active="keys",
-                  keys=apikeys.list_keys(db, tenant_id=user.tenant_id))
+                  keys=tenants.list_api_keys(engine, user.tenant_id))

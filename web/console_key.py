@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from byok import cfn
 from byok.errors import ByokError, InvalidInput
 from byok.settings import Settings
-from starter import actions
-from web import services
+from control.enablement import start_enable
+from control.wallet import wallet_status, wallet_view
 from web import session as sess
 from web.deps import EngineDep, LazyTemporalDep, SettingsDep
 from web.pages import PageUser, render
@@ -93,7 +93,7 @@ def _page(request: Request, user: Any, settings: Settings, wallet: dict[str, Any
 def key_page_response(request: Request, user: Any, engine: Engine, settings: Settings,
                       status_code: int = 200, **ctx: Any) -> Response:
     """The Encryption Key page for the wallet's state (with key health once enabled)."""
-    wallet = services.wallet(engine, settings, user.tenant_id)
+    wallet = wallet_view(engine, settings, user.tenant_id)
     view = {"Enabled": "enabled", "Waiting": "waiting", "Error": "error"}.get(
         wallet["state"], "setup")
     health = {r["region"]: r for r in wallet["health"]["regions"] if r["kind"] == "current"}
@@ -110,7 +110,7 @@ def key_page(request: Request, user: PageUser, engine: EngineDep,
 @router.get("/t/{tenant_id}/encryption-key/new", response_class=HTMLResponse)
 def key_form(request: Request, user: PageUser, engine: EngineDep,
              settings: SettingsDep) -> Response:
-    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    wallet = wallet_status(engine, settings, user.tenant_id)
     return _page(request, user, settings, wallet, "form", form={}, errors={})
 
 
@@ -125,20 +125,20 @@ async def key_create(request: Request, user: PageUser, engine: EngineDep,
     form = {"account": account, "accept_irretrievable": irretrievable,
             "accept_immutable": immutable}
     if not sess.csrf_ok(sess.load(request, settings), csrf_token):
-        wallet = actions.wallet_status(engine, settings, user.tenant_id)
+        wallet = wallet_status(engine, settings, user.tenant_id)
         return _page(request, user, settings, wallet, "form", status_code=403, form=form,
                      errors={"_form": "This form expired. Submit it again."})
     errors: dict[str, str] = {}
     try:
-        issued = await services.start_enable(
-            engine, settings, temporal, tenant_id=user.tenant_id, account=account,
+        issued = await start_enable(
+            engine, settings, temporal, tenant=user.tenant_id, account=account,
             accept_irretrievable=irretrievable, accept_immutable=immutable,
             actor=user.caller.actor)
     except InvalidInput as exc:
         errors[exc.field if exc.field in FORM_FIELDS else "_form"] = exc.message
     except ByokError as exc:
         errors["_form"] = exc.message
-    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    wallet = wallet_status(engine, settings, user.tenant_id)
     if errors:
         return _page(request, user, settings, wallet, "form", status_code=422, form=form,
                      errors=errors)
@@ -149,7 +149,7 @@ async def key_create(request: Request, user: PageUser, engine: EngineDep,
 @router.get("/t/{tenant_id}/encryption-key/progress", response_class=HTMLResponse)
 def key_progress(request: Request, user: PageUser, engine: EngineDep,
                  settings: SettingsDep) -> Response:
-    wallet = actions.wallet_status(engine, settings, user.tenant_id)
+    wallet = wallet_status(engine, settings, user.tenant_id)
     resp = render(request, "_progress.html", user=user, wallet=wallet,
                   steps=progress_steps(wallet, settings.control_plane_region))
     resp.headers["X-Wallet-State"] = wallet["state"]

@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from byok import cfn
 from byok.errors import ByokError
-from web import services
+from control.enablement import start_migration
+from control.wallet import wallet_view
 from web import session as sess
 from web.console_key import key_page_response, migration
 from web.deps import EngineDep, LazyTemporalDep, SettingsDep
@@ -27,7 +28,7 @@ def _update_url(settings: Any, tenant_id: str, wallet: dict[str, Any]) -> str:
 @router.get("/t/{tenant_id}/encryption-key/upgrade", response_class=HTMLResponse)
 def upgrade_page(request: Request, user: PageUser, engine: EngineDep,
                  settings: SettingsDep) -> Response:
-    wallet = services.wallet(engine, settings, user.tenant_id)
+    wallet = wallet_view(engine, settings, user.tenant_id)
     mig = migration(wallet)
     if mig is None or mig["state"] == "done":
         return RedirectResponse(f"/t/{user.tenant_id}/encryption-key", status_code=303)
@@ -44,15 +45,14 @@ async def upgrade_start(request: Request, user: PageUser, engine: EngineDep,
         return key_page_response(request, user, engine, settings, status_code=403,
                                  upgrade_error="This form expired. Press Upgrade again.")
     try:
-        issued = await services.start_migration(engine, settings, temporal,
-                                                tenant_id=user.tenant_id,
-                                                actor=user.caller.actor)
+        issued = await start_migration(engine, settings, temporal, tenant=user.tenant_id,
+                                       actor=user.caller.actor)
     except ByokError as exc:
         return key_page_response(request, user, engine, settings, status_code=409,
                                  upgrade_error=exc.message, upgrade_code=exc.code)
     if not issued["migrated"]:
         return RedirectResponse(f"/t/{user.tenant_id}/encryption-key", status_code=303)
-    wallet = services.wallet(engine, settings, user.tenant_id)
+    wallet = wallet_view(engine, settings, user.tenant_id)
     return render(request, "upgrade.html", status_code=201, user=user, active="key",
                   wallet=wallet, migration=migration(wallet), issued=issued,
                   region=settings.control_plane_region, update_url=issued["deployment_url"])
@@ -61,7 +61,7 @@ async def upgrade_start(request: Request, user: PageUser, engine: EngineDep,
 @router.get("/t/{tenant_id}/encryption-key/upgrade/progress", response_class=HTMLResponse)
 def upgrade_progress(request: Request, user: PageUser, engine: EngineDep,
                      settings: SettingsDep) -> Response:
-    wallet = services.wallet(engine, settings, user.tenant_id)
+    wallet = wallet_view(engine, settings, user.tenant_id)
     mig = migration(wallet) or {"state": "failed", "steps": [], "error_code": None,
                                 "error_message": "no migration was started"}
     resp = render(request, "_migration_progress.html", user=user, wallet=wallet, migration=mig)

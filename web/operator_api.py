@@ -6,8 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from byok import apikeys, crud
-from byok.db import session_scope
+from control import tenants
 from web import schemas
 from web.auth import OperatorCaller
 from web.deps import EngineDep
@@ -24,27 +23,21 @@ router = APIRouter(tags=["operator"], responses={
 @router.post("/tenants", response_model=schemas.TenantOut, status_code=201,
              summary="Create a tenant (operator)")
 def tenant_create(body: schemas.TenantIn, actor: OperatorCaller, engine: EngineDep) -> Any:
-    with session_scope(engine) as session:
-        return crud.create_tenant(session, name=body.name, actor=actor)
+    return tenants.create_tenant(engine, name=body.name, actor=actor)
 
 
 @router.post("/tenants/{tenant_id}/api-keys", response_model=schemas.ApiKeyIssuedOut,
              status_code=201, summary="Issue an API key to a tenant (operator; shown once)")
 def api_key_issue(tenant_id: str, actor: OperatorCaller, engine: EngineDep,
                   body: schemas.ApiKeyIn | None = None) -> Any:
-    with session_scope(engine) as session:
-        tenant = crud.get_tenant(session, ref=tenant_id)
-        issued = apikeys.create(session, tenant_id=tenant.id,
-                                name=body.name if body else "default", actor=actor)
-        return {**issued.row.model_dump(), "key": issued.key}
+    issued = tenants.create_api_key(engine, tenant=tenant_id,
+                                    name=body.name if body else "default", actor=actor)
+    return {**issued.row.model_dump(), "key": issued.key}
 
 
 @router.post("/tenants/{tenant_id}/connections", response_model=schemas.ConnectionOut,
              status_code=201, summary="Connect an AWS account to a tenant (operator)")
 def connection_add(tenant_id: str, body: schemas.ConnectionIn, actor: OperatorCaller,
                    engine: EngineDep) -> Any:
-    with session_scope(engine) as session:
-        tenant = crud.get_tenant(session, ref=tenant_id)
-        account = crud.validate_account_id(body.account_id, "account_id")
-        return crud.connect_account(session, tenant=tenant, account_id=account,
-                                    regions=body.regions, actor=actor)
+    return tenants.connect_account(engine, tenant=tenant_id, account_id=body.account_id,
+                                   regions=body.regions, actor=actor)

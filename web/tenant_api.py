@@ -7,12 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from byok import apikeys, audit, crud
-from byok.db import session_scope
-from byok.models import ApiKey, Tenant
-from web import schemas, services
-from web.auth import Caller, TenantCaller, deny
-from web.deps import EngineDep, LazyTemporalDep, SessionDep, SettingsDep
+from byok.errors import NotFound
+from control import tenants
+from control.checks import refresh_wallet
+from control.enablement import start_enable, start_migration
+from control.wallet import wallet_view
+from web import schemas
+from web.auth import TenantCaller, deny
+from web.deps import EngineDep, LazyTemporalDep, SettingsDep
 from web.schemas_health import HealthOut
 
 E = schemas.ErrorOut
@@ -24,63 +26,53 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(responses=ERRORS)
 
 
-def _own_tenant(session: SessionDep, caller: Caller) -> Tenant:
-    return crud.get_tenant(session, ref=caller.tenant_id)
-
-
 @router.get("/tenants/me", tags=["tenants"], response_model=schemas.TenantOut,
             summary="The caller's tenant")
-def tenant_me(caller: TenantCaller, session: SessionDep) -> Any:
-    return _own_tenant(session, caller)
+def tenant_me(caller: TenantCaller, engine: EngineDep) -> Any:
+    return tenants.get_tenant(engine, caller.tenant_id)
 
 
 @router.get("/tenants/{tenant_id}", tags=["tenants"], response_model=schemas.TenantOut,
             summary="A tenant (only the caller's own)")
-def tenant_get(tenant_id: str, caller: TenantCaller, session: SessionDep,
-               engine: EngineDep) -> Any:
+def tenant_get(tenant_id: str, caller: TenantCaller, engine: EngineDep) -> Any:
     if tenant_id != caller.tenant_id:
         raise deny(engine, caller, "tenant", tenant_id)
-    return _own_tenant(session, caller)
+    return tenants.get_tenant(engine, caller.tenant_id)
 
 
 @router.get("/connections", tags=["connections"], response_model=list[schemas.ConnectionOut],
             summary="The caller's connected AWS accounts and regions")
-def connections_list(caller: TenantCaller, session: SessionDep) -> Any:
-    return crud.connections(session, tenant_id=caller.tenant_id)
+def connections_list(caller: TenantCaller, engine: EngineDep) -> Any:
+    return tenants.connections(engine, caller.tenant_id)
 
 
 @router.post("/connections", tags=["connections"], response_model=schemas.ConnectionOut,
              status_code=201, summary="Connect an AWS account (or add regions to one)")
 def connections_add(body: schemas.ConnectionIn, caller: TenantCaller, engine: EngineDep) -> Any:
-    account = crud.validate_account_id(body.account_id, "account_id")
-    with session_scope(engine) as session:
-        return crud.connect_account(session, tenant=_own_tenant(session, caller),
-                                    account_id=account, regions=body.regions,
-                                    actor=caller.actor)
+    return tenants.connect_account(engine, tenant=caller.tenant_id, account_id=body.account_id,
+                                   regions=body.regions, actor=caller.actor)
 
 
 @router.get("/api-keys", tags=["api keys"], response_model=list[schemas.ApiKeyOut],
             summary="The caller's API keys (never the secrets)")
-def api_keys_list(caller: TenantCaller, session: SessionDep) -> Any:
-    return apikeys.list_keys(session, tenant_id=caller.tenant_id)
+def api_keys_list(caller: TenantCaller, engine: EngineDep) -> Any:
+    return tenants.list_api_keys(engine, caller.tenant_id)
 
 
 @router.delete("/api-keys/{key_id}", tags=["api keys"], response_model=schemas.ApiKeyOut,
                summary="Revoke one of the caller's API keys (at once, for good)")
 def api_keys_revoke(key_id: str, caller: TenantCaller, engine: EngineDep) -> Any:
-    with session_scope(engine) as session:
-        row = session.get(ApiKey, key_id)
-    if row is None or row.tenant_id != caller.tenant_id:
-        raise deny(engine, caller, "api_key", key_id)
-    with session_scope(engine) as session:
-        return apikeys.revoke(session, tenant_id=caller.tenant_id, key_id=key_id,
-                              actor=caller.actor)
+    try:
+        return tenants.revoke_api_key(engine, tenant=caller.tenant_id, key_id=key_id,
+                                      actor=caller.actor)
+    except NotFound:  # another tenant's key looks like none at all, and is audited
+        raise deny(engine, caller, "api_key", key_id) from None
 
 
 @router.get("/wallet", tags=["wallet"], response_model=schemas.WalletOut,
             summary="The caller's BYOK wallet")
 def wallet_get(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
-    return services.wallet(engine, settings, caller.tenant_id)
+    return wallet_view(engine, settings, caller.tenant_id)
 
 
 @router.post("/wallet", tags=["wallet"], response_model=schemas.EnableIssuedOut,
@@ -89,8 +81,8 @@ def wallet_get(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -
              summary="Start BYOK enablement; the token is in this response only")
 async def wallet_create(body: schemas.EnableIn, caller: TenantCaller, engine: EngineDep,
                         settings: SettingsDep, temporal: LazyTemporalDep) -> Any:
-    issued = await services.start_enable(
-        engine, settings, temporal, tenant_id=caller.tenant_id, account=body.account,
+    issued = await start_enable(
+        engine, settings, temporal, tenant=caller.tenant_id, account=body.account,
         accept_irretrievable=body.accept_irretrievable,
         accept_immutable=body.accept_immutable, actor=caller.actor)
     return issued.public()
@@ -100,7 +92,7 @@ async def wallet_create(body: schemas.EnableIn, caller: TenantCaller, engine: En
              summary="Check the caller's key now (every key and region) and return the wallet")
 async def wallet_refresh(caller: TenantCaller, engine: EngineDep, settings: SettingsDep,
                          temporal: LazyTemporalDep) -> Any:
-    return await services.refresh_wallet(engine, settings, temporal, caller.tenant_id)
+    return await refresh_wallet(engine, settings, temporal, caller.tenant_id)
 
 
 @router.post("/wallets/{wallet_id}/_refresh", tags=["wallet"], response_model=schemas.WalletOut,
@@ -109,7 +101,7 @@ async def wallet_refresh_by_id(wallet_id: str, caller: TenantCaller, engine: Eng
                                settings: SettingsDep, temporal: LazyTemporalDep) -> Any:
     if wallet_id != caller.tenant_id:
         raise deny(engine, caller, "wallet", wallet_id)
-    return await services.refresh_wallet(engine, settings, temporal, caller.tenant_id)
+    return await refresh_wallet(engine, settings, temporal, caller.tenant_id)
 
 
 @router.post("/wallet/_migrate", tags=["wallet"], response_model=schemas.MigrationIssuedOut,
@@ -121,8 +113,8 @@ async def wallet_refresh_by_id(wallet_id: str, caller: TenantCaller, engine: Eng
                                                          "legacy key is not healthy (code)."}})
 async def wallet_migrate(caller: TenantCaller, engine: EngineDep, settings: SettingsDep,
                          temporal: LazyTemporalDep) -> Any:
-    out = await services.start_migration(engine, settings, temporal,
-                                         tenant_id=caller.tenant_id, actor=caller.actor)
+    out = await start_migration(engine, settings, temporal,
+                                tenant=caller.tenant_id, actor=caller.actor)
     if not out["migrated"]:
         return JSONResponse(schemas.MigrationNoopOut(**out).model_dump(), status_code=200)
     return out
@@ -131,17 +123,17 @@ async def wallet_migrate(caller: TenantCaller, engine: EngineDep, settings: Sett
 @router.get("/health", tags=["health"], response_model=HealthOut,
             summary="Key health: per key and region, findings, blast radius, alerts")
 def health(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
-    return services.wallet(engine, settings, caller.tenant_id)["health"]
+    return wallet_view(engine, settings, caller.tenant_id)["health"]
 
 
 @router.get("/audit", tags=["audit"], response_model=list[schemas.AuditEventOut],
             summary="The caller's audit history, oldest first")
-def audit_history(caller: TenantCaller, session: SessionDep,
+def audit_history(caller: TenantCaller, engine: EngineDep,
                   limit: int = Query(1000, ge=1, le=1000)) -> Any:
-    return audit.history(session, caller.tenant_id, limit=limit)
+    return tenants.audit_history(engine, caller.tenant_id, limit=limit)
 
 
 @router.get("/audit/_verify", tags=["audit"], response_model=schemas.AuditVerifyOut,
             summary="Verify the caller's audit hash chain")
-def audit_verify(caller: TenantCaller, session: SessionDep) -> Any:
-    return audit.verify(session, caller.tenant_id).__dict__
+def audit_verify(caller: TenantCaller, engine: EngineDep) -> Any:
+    return tenants.audit_verify(engine, caller.tenant_id).__dict__

@@ -9,6 +9,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotifyActivities
     from byok.health_messages import AlertRef, DeliveryResult
     from workflows import policies
 
@@ -24,10 +25,10 @@ class AlertDeliveryWorkflow:
     @workflow.run
     async def run(self, ref: AlertRef) -> DeliveryResult:
         try:
-            return await workflow.execute_activity(
-                "notify_alert", ref, result_type=DeliveryResult,
+            return await workflow.execute_activity_method(
+                NotifyActivities.notify_alert, ref,
                 start_to_close_timeout=WEBHOOK_TIMEOUT, retry_policy=WEBHOOK)
         except ActivityError:
-            return await workflow.execute_activity(
-                "give_up_alert", ref, result_type=DeliveryResult,
+            return await workflow.execute_activity_method(
+                NotifyActivities.give_up_alert, ref,
                 start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from byok.messages import BackupInput, BackupPlan, BackupResult
+    from activities.catalog import CatalogActivities
+    from activities.vault import VaultActivities
+    from byok.messages import BackupInput, BackupResult
     from workflows.transfer import run_transfer
 
 
@@ -14,7 +16,7 @@ class BackupWorkflow:
     @workflow.run
     async def run(self, inp: BackupInput) -> BackupResult:
         return await run_transfer(
-            plan="plan_backup", inp=inp, plan_type=BackupPlan, move="write_backup",
-            result_type=BackupResult, finish="finish_backup",
+            plan=CatalogActivities.plan_backup, inp=inp, move=VaultActivities.write_backup,
+            finish=CatalogActivities.finish_backup,
             failed=lambda code, message: BackupResult(inp.tenant_id, inp.backup_id, False,
                                                       error_code=code, error_message=message))

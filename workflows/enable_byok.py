@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.catalog import CatalogActivities
     from byok.messages import EnableInput, Preflight, StackCallback, TenantRef, WalletView
     from workflows import policies
     from workflows.stack_flow import TENANT_ID, WALLET_STATE, FlowFailed, StackFlow
@@ -32,8 +33,8 @@ class EnableByokWorkflow:
         flow = self._flow
         workflow.upsert_search_attributes([TENANT_ID.value_set(inp.tenant_id),
                                            WALLET_STATE.value_set("Waiting")])
-        pre: Preflight = await workflow.execute_activity(
-            "preflight", TenantRef(inp.tenant_id), result_type=Preflight,
+        pre: Preflight = await workflow.execute_activity_method(
+            CatalogActivities.preflight, TenantRef(inp.tenant_id),
             start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
         try:
             callback = await flow.wait_for_stack(pre)

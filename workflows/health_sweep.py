@@ -11,6 +11,7 @@ from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.health import KeyHealthActivities
     from byok.health_messages import (
         HealthCheckInput,
         HealthOutcome,
@@ -35,9 +36,9 @@ class HealthSweepWorkflow:
         after, started = inp.after, 0
         running: set[asyncio.Task[HealthOutcome | None]] = set()
         while True:
-            page: TenantPage = await workflow.execute_activity(
-                "list_health_tenants", TenantPageInput(after, inp.page_size),
-                result_type=TenantPage, start_to_close_timeout=policies.SHORT,
+            page: TenantPage = await workflow.execute_activity_method(
+                KeyHealthActivities.list_health_tenants, TenantPageInput(after, inp.page_size),
+                start_to_close_timeout=policies.SHORT,
                 retry_policy=policies.DB)
             for tenant_id in page.tenant_ids:
                 # A sliding window, not batches: a slow or throttled tenant holds one slot

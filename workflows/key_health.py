@@ -1,29 +1,13 @@
-"""KeyHealthWorkflow (check, record, alert on a change) and its per-tenant Schedule."""
+"""KeyHealthWorkflow: check, record, alert on a change (Schedule: activities/health_schedule)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
-
 from temporalio import workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleState,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.health import KeyHealthActivities
     from byok.health_messages import (
         AlertRef,
         HealthCheckInput,
@@ -35,12 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.alert_delivery import AlertDeliveryWorkflow
 
-if TYPE_CHECKING:
-    from byok.settings import Settings
-
-TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
-
-
 @workflow.defn
 class KeyHealthWorkflow:
     @workflow.run
@@ -48,15 +26,16 @@ class KeyHealthWorkflow:
         try:
             # Throttling is retried here with backoff; only a finished check is recorded, so
             # a check that never got through raises no alert (false or otherwise).
-            report: HealthReport = await workflow.execute_activity(
-                "check_key_health", inp, result_type=HealthReport,
+            report: HealthReport = await workflow.execute_activity_method(
+                KeyHealthActivities.check_key_health, inp,
                 start_to_close_timeout=policies.AWS_TIMEOUT, retry_policy=policies.AWS)
         except ActivityError as err:
             return HealthOutcome(inp.tenant_id, False, error=str(err.cause or err))
         info = workflow.info()
-        rec: RecordResult = await workflow.execute_activity(
-            "record_health", RecordInput(f"{info.workflow_id}/{info.run_id}", report),
-            result_type=RecordResult, start_to_close_timeout=policies.SHORT,
+        rec: RecordResult = await workflow.execute_activity_method(
+            KeyHealthActivities.record_health,
+            RecordInput(f"{info.workflow_id}/{info.run_id}", report),
+            start_to_close_timeout=policies.SHORT,
             retry_policy=policies.DB)
         if rec.alert_id:
             # Delivery may retry for hours; it must not hold up the next check.
@@ -64,38 +43,3 @@ class KeyHealthWorkflow:
                 AlertDeliveryWorkflow.run, AlertRef(rec.alert_id), id=f"alert-{rec.alert_id}",
                 parent_close_policy=ParentClosePolicy.ABANDON)
         return HealthOutcome(inp.tenant_id, True, rec.state, rec.alert_id)
-
-
-def schedule_id(tenant_id: str) -> str:
-    return f"key-health-{tenant_id}"
-
-
-def _schedule(settings: Settings, tenant_id: str, paused: bool) -> Schedule:
-    attrs = TypedSearchAttributes([SearchAttributePair(TENANT_ID, tenant_id)])
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            KeyHealthWorkflow.run, HealthCheckInput(tenant_id, "schedule"),
-            id=schedule_id(tenant_id), task_queue=settings.task_queue,
-            execution_timeout=timedelta(hours=1), typed_search_attributes=attrs),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(
-            every=timedelta(seconds=settings.health_interval_seconds))]),
-        # A check still running (a throttled account) is not doubled by the next one.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
-                              catchup_window=timedelta(seconds=settings.health_interval_seconds)),
-        state=ScheduleState(note=f"BYOK key-health checks of tenant {tenant_id}", paused=paused))
-
-
-async def ensure_health_schedule(client: Client, settings: Settings, tenant_id: str) -> str:
-    """Create the tenant's schedule, or bring an existing one up to date (idempotent); a
-    schedule paused in the Temporal UI stays paused."""
-    sid = schedule_id(tenant_id)
-    try:
-        await client.create_schedule(
-            sid, _schedule(settings, tenant_id, paused=False),
-            search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT_ID, tenant_id)]))
-    except ScheduleAlreadyRunningError:
-        def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
-            paused = current.description.schedule.state.paused
-            return ScheduleUpdate(_schedule(settings, tenant_id, paused))
-        await client.get_schedule_handle(sid).update(update)
-    return sid

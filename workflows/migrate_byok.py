@@ -6,6 +6,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.catalog import CatalogActivities
+    from activities.kms import KmsActivities
     from byok.cfn import CURRENT_TEMPLATE_VERSION
     from byok.messages import EnableInput, Preflight, StackCallback, TenantRef, WalletView
     from workflows import policies
@@ -34,12 +36,12 @@ class MigrateByokWorkflow:
     async def run(self, inp: EnableInput) -> WalletView:
         flow = self._flow
         workflow.upsert_search_attributes([TENANT_ID.value_set(inp.tenant_id)])
-        pre: Preflight = await workflow.execute_activity(
-            "preflight", TenantRef(inp.tenant_id), result_type=Preflight,
+        pre: Preflight = await workflow.execute_activity_method(
+            CatalogActivities.preflight, TenantRef(inp.tenant_id),
             start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
         try:
             await flow.step("checking_legacy_key")
-            await flow.activity("check_legacy_key", TenantRef(inp.tenant_id))
+            await flow.activity(KmsActivities.check_legacy_key, TenantRef(inp.tenant_id))
             await flow.step("waiting_for_stack")
             callback = await flow.wait_for_stack(pre)
             if callback.template_version < CURRENT_TEMPLATE_VERSION:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from byok.messages import RestoreInput, RestorePlan, RestoreResult
+    from activities.catalog import CatalogActivities
+    from activities.vault import VaultActivities
+    from byok.messages import RestoreInput, RestoreResult
     from workflows.transfer import run_transfer
 
 
@@ -14,7 +16,7 @@ class RestoreWorkflow:
     @workflow.run
     async def run(self, inp: RestoreInput) -> RestoreResult:
         return await run_transfer(
-            plan="plan_restore", inp=inp, plan_type=RestorePlan, move="read_restore",
-            result_type=RestoreResult, finish="finish_restore",
+            plan=CatalogActivities.plan_restore, inp=inp, move=VaultActivities.read_restore,
+            finish=CatalogActivities.finish_restore,
             failed=lambda code, message: RestoreResult(inp.tenant_id, inp.restore_id, False,
                                                        error_code=code, error_message=message))

@@ -4,6 +4,7 @@ tenant's stack, verify role and key, replicate, freeze the binding."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,12 @@ from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
+    from activities.catalog import CatalogActivities
+    from activities.cloudformation import CloudFormationActivities
+    from activities.health_schedule import HealthScheduleActivities
+    from activities.kms import KmsActivities
+    from activities.sts import StsActivities
     from byok.messages import (
         AuditInput,
         EnableInput,
@@ -55,8 +62,8 @@ class StackFlow:
             self.callback = callback
 
     async def wallet(self, **fields: Any) -> None:
-        await workflow.execute_activity(
-            "update_wallet", WalletUpdate(tenant_id=self.inp.tenant_id, **fields),
+        await workflow.execute_activity_method(
+            CatalogActivities.update_wallet, WalletUpdate(tenant_id=self.inp.tenant_id, **fields),
             start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
 
     async def step(self, step: str, **details: object) -> None:
@@ -68,16 +75,17 @@ class StackFlow:
         # Keyed by run and action: a retried or replayed activity records the event once.
         info = workflow.info()
         key = f"{info.workflow_id}/{info.run_id}/{action}"
-        await workflow.execute_activity(
-            "record_audit", AuditInput(self.inp.tenant_id, action, "workflow", details, key),
+        await workflow.execute_activity_method(
+            AuditActivities.record,
+            AuditInput(self.inp.tenant_id, action, "workflow", details, key),
             start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
 
-    async def activity(self, name: str, arg: object, *, result_type: type | None = None,
+    async def activity(self, method: Callable[[Any, Any], Any], arg: object, *,
                        timeout: timedelta = policies.AWS_TIMEOUT) -> Any:
         """Run an AWS activity; our permanent errors become FlowFailed with their code."""
         try:
-            return await workflow.execute_activity(
-                name, arg, result_type=result_type, start_to_close_timeout=timeout,
+            return await workflow.execute_activity_method(
+                method, arg, start_to_close_timeout=timeout,
                 heartbeat_timeout=policies.HEARTBEAT if timeout > policies.AWS_TIMEOUT else None,
                 retry_policy=policies.AWS)
         except ActivityError as err:
@@ -103,9 +111,10 @@ class StackFlow:
             except TimeoutError:
                 attempt += 1
                 # Fallback for a lost callback: read the stack's notifications ourselves.
-                found: PollResult = await workflow.execute_activity(
-                    "poll_stack", PollInput(inp.tenant_id, pre.account_id, attempt),
-                    result_type=PollResult, start_to_close_timeout=policies.AWS_TIMEOUT,
+                found: PollResult = await workflow.execute_activity_method(
+                    CloudFormationActivities.poll_stack,
+                    PollInput(inp.tenant_id, pre.account_id, attempt),
+                    start_to_close_timeout=policies.AWS_TIMEOUT,
                     retry_policy=policies.AWS)
                 if found.callback:
                     self.receive(found.callback)
@@ -118,25 +127,28 @@ class StackFlow:
         """Verify the role and key, replicate everywhere, then freeze the new binding."""
         tenant = self.inp.tenant_id
         await self.step("verifying_role", role_arn=cb.role_arn, source=cb.source)
-        await self.activity("verify_role", RoleCheck(tenant, pre.account_id, cb.role_arn,
-                                                     pre.control_plane_region))
+        await self.activity(StsActivities.verify_role,
+                            RoleCheck(tenant, pre.account_id, cb.role_arn,
+                                      pre.control_plane_region))
         await self.step("verifying_key", key_id=cb.multi_region_cmk_key_id)
         facts: KeyFacts = await self.activity(
-            "verify_key", KeyCheck(tenant, pre.account_id, cb.role_arn,
-                                   cb.multi_region_cmk_key_id, pre.control_plane_region),
-            result_type=KeyFacts)
+            KmsActivities.verify_key, KeyCheck(tenant, pre.account_id, cb.role_arn,
+                                               cb.multi_region_cmk_key_id,
+                                               pre.control_plane_region))
         regions = [r for r in pre.regions if r != facts.region]
         await self.step("replicating", regions=regions)
         results: list[ReplicaResult] = await asyncio.gather(*[
-            self.activity("replicate_key", ReplicaInput(tenant, cb.role_arn, facts.key_arn, r),
-                          result_type=ReplicaResult, timeout=policies.REPLICA_TIMEOUT)
+            self.activity(KmsActivities.replicate_key,
+                          ReplicaInput(tenant, cb.role_arn, facts.key_arn, r),
+                          timeout=policies.REPLICA_TIMEOUT)
             for r in regions])
         replicas = {r.region: r.key_arn for r in results if r.ok}
         errors = {r.region: {"code": r.error_code, "message": r.error_message}
                   for r in results if not r.ok}
-        await workflow.execute_activity(
-            "freeze_binding", FreezeInput(tenant, pre.account_id, cb.role_arn, facts.key_arn,
-                                          facts.region, replicas, cb.template_version),
+        await workflow.execute_activity_method(
+            CatalogActivities.freeze_binding,
+            FreezeInput(tenant, pre.account_id, cb.role_arn, facts.key_arn, facts.region,
+                        replicas, cb.template_version),
             start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
         view = self.view
         view.state, view.step, view.role_arn, view.key_arn = "Enabled", "enabled", cb.role_arn, \
@@ -153,6 +165,6 @@ class StackFlow:
         await self.audit(f"{self.prefix}.enabled", {"key_arn": facts.key_arn,
                                                     "replicas": replicas, "key_errors": errors})
         # Key-health checks start with the binding (a migrated legacy tenant included).
-        await workflow.execute_activity(
-            "ensure_health_schedule", TenantRef(tenant), start_to_close_timeout=policies.SHORT,
-            retry_policy=policies.DB)
+        await workflow.execute_activity_method(
+            HealthScheduleActivities.ensure, TenantRef(tenant),
+            start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)

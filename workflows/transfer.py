@@ -16,25 +16,25 @@ with workflow.unsafe.imports_passed_through():
 R = TypeVar("R")
 
 
-async def run_transfer(*, plan: str, inp: Any, plan_type: type, move: str, result_type: type[R],
-                       finish: str, failed: Callable[[str, str], R]) -> R:
+async def run_transfer(*, plan: Callable[[Any, Any], Any], inp: Any,
+                       move: Callable[[Any, Any], R], finish: Callable[[Any, Any], Any],
+                       failed: Callable[[str, str], R]) -> R:
     # The catalog steps are short database writes: local activities, so they cost no task
     # round trip through the server (only the transfer itself is a regular activity).
-    planned = await workflow.execute_local_activity(
-        plan, inp, result_type=plan_type, start_to_close_timeout=policies.SHORT,
-        retry_policy=policies.DB)
+    planned = await workflow.execute_local_activity_method(
+        plan, inp, start_to_close_timeout=policies.SHORT, retry_policy=policies.DB)
     try:
-        result: R = await workflow.execute_activity(
-            move, planned, result_type=result_type,
-            start_to_close_timeout=policies.TRANSFER_TIMEOUT,
+        result: R = await workflow.execute_activity_method(
+            move, planned, start_to_close_timeout=policies.TRANSFER_TIMEOUT,
             heartbeat_timeout=policies.HEARTBEAT, retry_policy=policies.TRANSFER)
     except ActivityError as err:
         failure = permanent_failure(err)
         if failure is None:
             raise
         result = failed(*failure)
-    await workflow.execute_local_activity(finish, result, start_to_close_timeout=policies.SHORT,
-                                          retry_policy=policies.DB)
+    await workflow.execute_local_activity_method(finish, result,
+                                                 start_to_close_timeout=policies.SHORT,
+                                                 retry_policy=policies.DB)
     if not getattr(result, "ok", False):
         code, message = result.error_code, result.error_message  # type: ignore[attr-defined]
         raise ApplicationError(message, {"code": code}, type=code, non_retryable=True)

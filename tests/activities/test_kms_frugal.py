@@ -12,17 +12,17 @@ from sqlalchemy.engine import Engine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
 from activities.storage import FileStore
 from activities.vault import VaultActivities
 from byok import backups, crud
+from byok.aws import AwsClients
 from byok.db import session_scope
 from byok.envelope import make_context, read_header
 from byok.errors import ByokError
 from byok.keycache import KeyCache
 from byok.messages import BackupInput, RestoreInput
 from byok.settings import Settings
-from starter.bootstrap import ensure_service_resources
+from control.service import ensure_service_resources
 from tests.conftest import TENANT_ACCOUNT
 from worker import key_cache
 

@@ -15,8 +15,10 @@ from byok import crud
 from byok.db import session_scope
 from byok.errors import NotFound
 from byok.settings import Settings, load_settings
-from starter import actions
+from control.backups import start_backup
+from control.restores import start_restore
 from tests.conftest import TENANT_ACCOUNT
+from tests.lazy import lazy
 from worker import build_worker, vault_store
 
 KEY = "tenant-1/bk-1.byok"
@@ -132,9 +134,9 @@ def test_s3_crash_before_commit_leaves_no_object(s3_store: S3Store) -> None:
 
 async def test_backup_and_restore_through_workflows_with_the_s3_vault(
         temporal_env: Any, localaws: Any, tmp_path: Path) -> None:
-    from activities.aws import AwsClients
+    from byok.aws import AwsClients
     from byok.db import make_engine, migrate
-    from starter.bootstrap import ensure_service_resources
+    from control.service import ensure_service_resources
 
     settings = load_settings(home=tmp_path / "home", aws_endpoint_url=localaws.url,
                              task_queue=f"q-s3-{tmp_path.name[-8:]}", vault_backend="s3")
@@ -153,14 +155,15 @@ async def test_backup_and_restore_through_workflows_with_the_s3_vault(
     (tmp_path / "src").write_bytes(data)
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(temporal_env.client, settings, engine, aws, executor):
-            made = await actions.run_backup(temporal_env.client, engine, settings,
-                                            tenant=tenant, workload="vmware_vm",
-                                            source=f"file://{tmp_path / 'src'}", region=None,
-                                            actor="test")
-            out = tmp_path / "restored"
-            await actions.run_restore(temporal_env.client, engine, settings, tenant=tenant,
-                                      backup_id=made["id"], target=str(out), force=False,
+            made = await start_backup(engine, settings, lazy(temporal_env.client), wait=True,
+                                      tenant=tenant, workload="vmware_vm",
+                                      source=f"file://{tmp_path / 'src'}", region=None,
                                       actor="test")
+            out = tmp_path / "restored"
+            await start_restore(engine, settings, lazy(temporal_env.client),
+                                wait=True, tenant=tenant,
+                                backup_id=made["id"], target=str(out), force=False,
+                                actor="test")
     assert made["status"] == "complete" and out.read_bytes() == data
     key = f"{tenant}/{made['id']}.byok"
     head = store.s3.head_object(Bucket=settings.vault_bucket, Key=key)

@@ -140,13 +140,15 @@ def webhook() -> Iterator[Webhook]:
 def backup(temporal_env: Any, engine: Engine, settings: Settings, tmp_path: Any,
            tenant: str) -> Callable[..., Any]:  # noqa: F811
     """Back up a few bytes for the tenant (raises our ByokError when refused)."""
-    from starter import actions
+    from control.backups import start_backup
+    from tests.lazy import lazy
 
     async def run(region: str = "us-east-1", workload: str = "vmware_vm",
                   size: int = 5000) -> dict[str, Any]:
         src = tmp_path / f"src-{secrets.token_hex(4)}.bin"
         src.write_bytes(secrets.token_bytes(size))
-        return await actions.run_backup(temporal_env.client, engine, settings, tenant=tenant,
-                                        workload=workload, source=f"file://{src}",
-                                        region=region, actor="test")
+        return await start_backup(engine, settings, lazy(temporal_env.client),
+                                  wait=True, tenant=tenant,
+                                  workload=workload, source=f"file://{src}",
+                                  region=region, actor="test")
     return run

@@ -118,8 +118,8 @@ async def test_deletion_deadline_passes_lost_and_backups_irretrievable(
     out = await hooks.check()
     assert out.state == "Lost"
     assert {r["findings"][0]["code"] for r in hooks.view()["regions"]} == {"KEY_DELETED"}
-    from starter import actions
-    listed = {b["id"]: b["status"] for b in actions.list_backups(hooks.engine, hooks.tenant_id)}
+    from control.catalog import list_backups
+    listed = {b["id"]: b["status"] for b in list_backups(hooks.engine, hooks.tenant_id)}
     assert listed[east["id"]] == listed[west["id"]] == "irretrievable"
     assert len(hooks.audit("backups.irretrievable")) == 2
     assert "KEY_DELETED" in await refused(backup, "us-east-1")
@@ -206,8 +206,8 @@ async def test_account_gone_is_lost(hooks: Any, backup: Any, localaws: Any) -> N
     out = await hooks.check()
     assert out.state == "Lost" and out.alert_id
     assert {r["findings"][0]["code"] for r in hooks.view()["regions"]} == {"ACCOUNT_LOST"}
-    from starter import actions
-    assert actions.backup_view(hooks.engine, hooks.tenant_id, made["id"])["status"] == \
+    from control.catalog import backup_view
+    assert backup_view(hooks.engine, hooks.tenant_id, made["id"])["status"] == \
         "irretrievable"
 
 

@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from byok.settings import Settings
+from activities.health_schedule import ensure_health_schedule, schedule_id
+from byok.codec import data_converter
+from byok.settings import Settings, load_settings
 from tests.conftest import VENV_BIN
-from workflows.key_health import ensure_health_schedule, schedule_id
 
 
 @pytest.fixture
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(load_settings().payload_keys),
         dev_server_existing_path=str(VENV_BIN / "temporal"),
         search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
                            SearchAttributeKey.for_keyword("WalletState")])
@@ -56,9 +56,10 @@ async def test_enabled_tenant_gets_its_schedule_and_it_runs_checks(
     from byok import crud
     from byok.db import session_scope
     from byok.models import TenantHealth
-    from starter import actions
+    from control.enablement import deliver_callback, start_enable
     from starter.customer import deploy_stack
     from tests.conftest import TENANT_ACCOUNT
+    from tests.lazy import lazy
     from worker import build_worker
     from workflows.enable_byok import EnableByokWorkflow
 
@@ -69,13 +70,13 @@ async def test_enabled_tenant_gets_its_schedule_and_it_runs_checks(
                              regions=["us-east-1", "us-west-2"])
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(client, settings, engine, aws, executor):
-            issued = await actions.start_enable(
-                client, engine, settings, tenant=t.id, account=TENANT_ACCOUNT,
-                accept_irretrievable=True, accept_immutable=True, actor="test")
+            issued = await start_enable(engine, settings, lazy(client), tenant=t.id,
+                                        account=TENANT_ACCOUNT, accept_irretrievable=True,
+                                        accept_immutable=True, actor="test")
             payload = await asyncio.to_thread(deploy_stack, settings, token=issued.token,
                                               account_id=TENANT_ACCOUNT,
                                               external_id=issued.external_id)
-            await actions.deliver_callback(client, engine, payload)
+            await deliver_callback(engine, lazy(client), payload)
             view = await client.get_workflow_handle_for(
                 EnableByokWorkflow.run, issued.workflow_id).result()
             assert view.state == "Enabled"

@@ -13,9 +13,10 @@ from sqlalchemy.engine import Engine
 from byok import crud
 from byok.db import session_scope
 from byok.settings import Settings
-from starter import actions
+from control.enablement import deliver_callback, start_enable
 from starter.customer import deploy_stack
 from tests.conftest import TENANT_ACCOUNT
+from tests.lazy import lazy
 from worker import build_worker
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
@@ -43,9 +44,9 @@ def enable(temporal_env: Any, engine: Engine, settings: Settings,
     """Start an enablement the way the CLI does; returns the Issued token bundle."""
 
     async def start(tenant_id: str, account: str = TENANT_ACCOUNT) -> Any:
-        return await actions.start_enable(temporal_env.client, engine, settings, tenant=tenant_id,
-                                          account=account, accept_irretrievable=True,
-                                          accept_immutable=True, actor="test")
+        return await start_enable(engine, settings, lazy(temporal_env.client), tenant=tenant_id,
+                                  account=account, accept_irretrievable=True,
+                                  accept_immutable=True, actor="test")
     return start
 
 
@@ -68,7 +69,7 @@ def enabled(temporal_env: Any, engine: Engine, enable: Any, deploy: Any) -> Call
     async def run(tenant_id: str) -> Any:
         issued = await enable(tenant_id)
         payload = await deploy(issued)
-        await actions.deliver_callback(temporal_env.client, engine, payload)
+        await deliver_callback(engine, lazy(temporal_env.client), payload)
         view = await temporal_env.client.get_workflow_handle_for(
             EnableByokWorkflow.run, issued.workflow_id).result()
         assert view.state == "Enabled", (view.error_code, view.error_message)

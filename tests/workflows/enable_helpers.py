@@ -148,12 +148,14 @@ async def private_time_skipping_env() -> AsyncIterator[Any]:
     """A time-skipping server of its own: skipping days here leaves the session's clock alone."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
+
+    from byok.codec import data_converter
+    from byok.settings import load_settings
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
+        data_converter=data_converter(load_settings().payload_keys))
     try:
         keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
         await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(

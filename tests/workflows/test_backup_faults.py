@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.worker import Worker
 
-import activities.aws as aws_module
+import byok.aws as aws_module
 import worker as worker_module
 from activities.storage import FileStore
 from activities.vault import VaultActivities
@@ -25,19 +25,22 @@ from byok.db import session_scope
 from byok.errors import ByokError
 from byok.messages import BackupPlan, BackupResult
 from byok.settings import Settings
-from starter import actions
+from control.backups import result, start_backup
+from control.catalog import list_backups
+from control.restores import start_restore
+from tests.lazy import lazy
 
 
 def backup(env: Any, engine: Engine, settings: Settings, tenant: str, src: Path,
-           **kwargs: Any) -> Any:
-    return actions.run_backup(env.client, engine, settings, tenant=tenant, workload="sql_ec2",
-                              source=f"file://{src}", region=None, actor="test", **kwargs)
+           wait: bool = True) -> Any:
+    return start_backup(engine, settings, lazy(env.client), wait=wait, tenant=tenant,
+                        workload="sql_ec2", source=f"file://{src}", region=None, actor="test")
 
 
 def restore(env: Any, engine: Engine, settings: Settings, tenant: str, backup_id: str,
             target: Path) -> Any:
-    return actions.run_restore(env.client, engine, settings, tenant=tenant, backup_id=backup_id,
-                               target=str(target), force=False, actor="test")
+    return start_restore(engine, settings, lazy(env.client), wait=True, tenant=tenant,
+                         backup_id=backup_id, target=str(target), force=False, actor="test")
 
 
 def remaining(localaws: Any, operation: str) -> int:
@@ -151,7 +154,7 @@ async def test_worker_crash_mid_backup_finishes_exactly_once(
             assert await asyncio.to_thread(crashed.wait, 30)
         # Worker 1 is gone, leaving a partial object behind and the row pending.
         assert [p.suffix for p in vault.iterdir()] == [".partial"]
-        [pending] = actions.list_backups(engine, tenant)
+        [pending] = list_backups(engine, tenant)
         assert pending["status"] == "pending"
         async with worker_with(temporal_env, settings, engine, aws, executor, write_backup):
             handle = temporal_env.client.get_workflow_handle(started["workflow_id"],
@@ -162,7 +165,7 @@ async def test_worker_crash_mid_backup_finishes_exactly_once(
             await restore(temporal_env, engine, settings, tenant, started["backup_id"], out)
     assert attempts == [1, 2]
     assert out.read_bytes() == data
-    [row] = actions.list_backups(engine, tenant)
+    [row] = list_backups(engine, tenant)
     assert row["id"] == started["backup_id"] and row["status"] == "complete"
     assert [p.name for p in vault.iterdir()] == [f"{row['id']}.byok"]  # no .partial left
     with session_scope(engine) as session:
@@ -184,9 +187,9 @@ async def test_source_that_vanishes_fails_the_backup(
                                               executor):
             handle = temporal_env.client.get_workflow_handle(started["workflow_id"])
             with pytest.raises(ByokError) as info:
-                await actions._result(handle)
+                await result(handle)
     assert info.value.code == "NOT_FOUND" and str(src) in info.value.message
-    [row] = actions.list_backups(engine, tenant)
+    [row] = list_backups(engine, tenant)
     assert row["status"] == "failed" and "NOT_FOUND" in row["error"]
     assert not (settings.vault_dir / tenant).exists() or not list(
         (settings.vault_dir / tenant).iterdir())

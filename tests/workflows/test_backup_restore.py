@@ -15,8 +15,11 @@ from sqlalchemy.engine import Engine
 from byok.errors import ByokError, Conflict, InvalidInput
 from byok.settings import Settings
 from byok.workloads import Workload
-from starter import actions
+from control.backups import start_backup
+from control.catalog import list_backups
+from control.restores import start_restore
 from tests.conftest import TENANT_ACCOUNT
+from tests.lazy import lazy
 
 
 def tenant_client(settings: Settings, name: str, region: str = "us-east-1") -> Any:
@@ -28,14 +31,15 @@ def tenant_client(settings: Settings, name: str, region: str = "us-east-1") -> A
 def run(temporal_env: Any, engine: Engine, settings: Settings, worker: Any, tenant: str) -> Any:
     class Runner:
         async def backup(self, workload: str, source: str, region: str | None = None) -> dict:
-            return await actions.run_backup(temporal_env.client, engine, settings, tenant=tenant,
-                                            workload=workload, source=source, region=region,
-                                            actor="test")
+            return await start_backup(engine, settings, lazy(temporal_env.client),
+                                      wait=True, tenant=tenant,
+                                      workload=workload, source=source, region=region,
+                                      actor="test")
 
         async def restore(self, backup_id: str, target: Path, force: bool = False) -> dict:
-            return await actions.run_restore(temporal_env.client, engine, settings,
-                                             tenant=tenant, backup_id=backup_id,
-                                             target=str(target), force=force, actor="test")
+            return await start_restore(engine, settings, lazy(temporal_env.client), wait=True,
+                                       tenant=tenant, backup_id=backup_id,
+                                       target=str(target), force=force, actor="test")
     return Runner()
 
 
@@ -138,7 +142,7 @@ async def test_disabled_byok_key_fails_without_fallback(run: Any, enabled: Any, 
         await run.backup("ec2", _file(tmp_path, "x", b"data"))
     assert info.value.code == "KEY_DISABLED"
     assert "enable it" in info.value.message
-    [row] = actions.list_backups(engine, tenant)
+    [row] = list_backups(engine, tenant)
     assert row["status"] == "failed" and row["key_kind"] == "byok"
     assert row["key_arn"] == view.key_arn  # never the service's default key
     assert not list((settings.vault_dir / tenant).glob("*.byok"))

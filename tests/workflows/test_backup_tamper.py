@@ -18,8 +18,10 @@ from byok.envelope.format import FRAME_HEADER, TAG_LEN, serialize_prefix
 from byok.errors import ByokError
 from byok.models import Restore
 from byok.settings import Settings
-from starter import actions
+from control.backups import start_backup
+from control.restores import start_restore
 from tests.conftest import TENANT_ACCOUNT
+from tests.lazy import lazy
 from tests.workflows.conftest import REGIONS
 
 FRAME = 4096  # small frames so a few KiB make a multi-frame backup
@@ -38,14 +40,14 @@ class Runner:
     async def backup(self, tenant: str, data: bytes = DATA, region: str | None = None) -> dict:
         src = self.tmp / f"src-{len(list(self.tmp.iterdir()))}"
         src.write_bytes(data)
-        return await actions.run_backup(self.env.client, self.engine, self.settings,
-                                        tenant=tenant, workload="ec2", source=f"file://{src}",
-                                        region=region, actor="test")
+        return await start_backup(self.engine, self.settings, lazy(self.env.client), wait=True,
+                                  tenant=tenant, workload="ec2", source=f"file://{src}",
+                                  region=region, actor="test")
 
     async def restore(self, tenant: str, backup_id: str, target: Path) -> dict:
-        return await actions.run_restore(self.env.client, self.engine, self.settings,
-                                         tenant=tenant, backup_id=backup_id, target=str(target),
-                                         force=False, actor="test")
+        return await start_restore(self.engine, self.settings, lazy(self.env.client), wait=True,
+                                   tenant=tenant, backup_id=backup_id, target=str(target),
+                                   force=False, actor="test")
 
     def object(self, made: dict) -> Path:
         return self.settings.vault_dir / made["tenant_id"] / f"{made['id']}.byok"

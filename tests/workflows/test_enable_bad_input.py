@@ -17,8 +17,9 @@ from byok.db import session_scope
 from byok.errors import ByokError, Conflict, InvalidInput, Unauthorized
 from byok.models import EnableToken, utcnow
 from byok.settings import Settings
-from starter import actions
+from control.enablement import deliver_callback
 from tests.conftest import OTHER_ACCOUNT, TENANT_ACCOUNT
+from tests.lazy import lazy
 from tests.workflows.enable_helpers import (
     assert_refused,
     audit_actions,
@@ -93,7 +94,7 @@ async def test_stack_with_an_unusable_existing_key(
     existing = await in_thread(setup, settings)
     issued = await enable(tenant)
     payload = await deploy(issued, existing_key=existing)
-    await actions.deliver_callback(temporal_env.client, engine, payload)
+    await deliver_callback(engine, lazy(temporal_env.client), payload)
     view = await result(temporal_env, issued.workflow_id)
     assert_refused(view, engine, tenant, code, *needles)
     # The tenant can start over: a new token, the wallet back in Waiting.
@@ -142,7 +143,7 @@ async def test_callback_naming_an_unusable_key(
     payload = await deploy(issued)
     await in_thread(_grant_any_key, settings, payload["role_arn"])
     payload["multi_region_cmk_key_id"], payload["created_multi_region_cmk"] = key_id, "false"
-    await actions.deliver_callback(temporal_env.client, engine, payload)
+    await deliver_callback(engine, lazy(temporal_env.client), payload)
     view = await result(temporal_env, issued.workflow_id)
     assert_refused(view, engine, tenant, code, *needles)
     again = await enable(tenant)
@@ -175,7 +176,7 @@ async def test_existing_multi_region_primary_is_used_and_no_key_is_created(
     issued = await enable(tenant)
     payload = await deploy(issued, existing_key=key["KeyId"])
     assert payload["created_multi_region_cmk"] == "false"
-    await actions.deliver_callback(temporal_env.client, engine, payload)
+    await deliver_callback(engine, lazy(temporal_env.client), payload)
     view = await result(temporal_env, issued.workflow_id)
     assert view.state == "Enabled", (view.error_code, view.error_message)
     assert view.key_arn == key["Arn"]
@@ -196,7 +197,7 @@ async def test_role_whose_trust_ignores_the_external_id_is_refused(
                "role_arn": role_arn, "role_external_id": issued.external_id, "role_id": "",
                "multi_region_cmk_key_id": key["KeyId"], "created_multi_region_cmk": "false",
                "template_version": "2"}
-    await actions.deliver_callback(temporal_env.client, engine, payload)
+    await deliver_callback(engine, lazy(temporal_env.client), payload)
     view = await result(temporal_env, issued.workflow_id)
     assert_refused(view, engine, tenant, "EXTERNAL_ID_NOT_ENFORCED", "sts:ExternalId")
     again = await enable(tenant)
@@ -228,13 +229,13 @@ async def test_callback_endpoint_refuses_a_bad_external_id(
     before = snapshot(engine, tenant)
     for external_id in BAD_EXTERNAL_IDS:
         with pytest.raises(InvalidInput) as info:
-            await actions.deliver_callback(temporal_env.client, engine,
-                                           {**payload, "role_external_id": external_id})
+            await deliver_callback(engine, lazy(temporal_env.client),
+                                   {**payload, "role_external_id": external_id})
         assert info.value.field == "role_external_id", info.value.message
         assert "ExternalId" in info.value.message
         assert snapshot(engine, tenant) == before
     # Nothing was consumed: the stack's own callback still goes through.
-    await actions.deliver_callback(temporal_env.client, engine, payload)
+    await deliver_callback(engine, lazy(temporal_env.client), payload)
     assert (await result(temporal_env, issued.workflow_id)).state == "Enabled"
 
 
@@ -242,7 +243,7 @@ async def _refused(client: Any, engine: Engine, payload: dict[str, Any],
                    kind: type[ByokError], needle: str, *tenants: str) -> None:
     before = [snapshot(engine, t) for t in tenants]
     with pytest.raises(kind) as info:
-        await actions.deliver_callback(client, engine, payload)
+        await deliver_callback(engine, lazy(client), payload)
     assert needle in info.value.message, info.value.message
     assert [snapshot(engine, t) for t in tenants] == before
 
@@ -276,12 +277,12 @@ async def test_callback_with_a_wrong_token_or_account_is_refused_and_changes_not
     await _refused(client, engine, payload, Unauthorized, "expired", tenant, other_id)
     _set_expiry(engine, issued.token, good_until)
 
-    answer = await actions.deliver_callback(client, engine, payload)
+    answer = await deliver_callback(engine, lazy(client), payload)
     assert answer == {"tenant_id": tenant, "accepted": True, "replayed": False}
     assert (await result(temporal_env, issued.workflow_id)).state == "Enabled"
 
     # Used: the identical callback again is an idempotent replay; anything else is refused.
-    replay = await actions.deliver_callback(client, engine, payload)
+    replay = await deliver_callback(engine, lazy(client), payload)
     assert replay == {"tenant_id": tenant, "accepted": True, "replayed": True}
     await _refused(client, engine, {**payload, "role_id": "AROAOTHER"}, Unauthorized,
                    "already used", tenant, other_id)

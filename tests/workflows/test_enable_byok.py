@@ -11,7 +11,8 @@ from sqlmodel import select
 from byok import audit
 from byok.db import session_scope
 from byok.models import AuditEvent, KeyBinding, Wallet
-from starter import actions
+from control.enablement import deliver_callback
+from tests.lazy import lazy
 from tests.workflows.conftest import REGIONS
 from workflows.enable_byok import EnableByokWorkflow
 
@@ -22,7 +23,7 @@ async def test_connect_enable_deploy_enabled_with_replicas(
     issued = await enable(tenant)
     assert len(issued.token) == 36
     payload = await deploy(issued)
-    answer = await actions.deliver_callback(temporal_env.client, engine, payload)
+    answer = await deliver_callback(engine, lazy(temporal_env.client), payload)
     assert answer == {"tenant_id": tenant, "accepted": True, "replayed": False}
     view = await temporal_env.client.get_workflow_handle_for(
         EnableByokWorkflow.run, issued.workflow_id).result()

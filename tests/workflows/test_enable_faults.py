@@ -15,7 +15,8 @@ from temporalio.worker import Worker
 
 from byok.messages import ReplicaInput, ReplicaResult
 from byok.settings import Settings
-from starter import actions
+from control.enablement import deliver_callback, start_enable
+from tests.lazy import lazy
 from tests.workflows.conftest import REGIONS
 from tests.workflows.enable_helpers import (
     audit_actions,
@@ -35,9 +36,9 @@ WALLET_STEPS = ("wallet.token_issued", "wallet.callback_received", "wallet.verif
 
 
 async def _start(client: Any, engine: Engine, settings: Settings, tenant: str) -> Any:
-    return await actions.start_enable(client, engine, settings, tenant=tenant,
-                                      account="444455556666", accept_irretrievable=True,
-                                      accept_immutable=True, actor="test")
+    return await start_enable(engine, settings, lazy(client), tenant=tenant,
+                              account="444455556666", accept_irretrievable=True,
+                              accept_immutable=True, actor="test")
 
 
 def _assert_enabled_once(view: Any, engine: Engine, settings: Settings, tenant: str) -> None:
@@ -87,7 +88,7 @@ async def test_worker_killed_mid_replication_finishes_once(
                           max_cached_workflows=0):
             issued = await _start(client, engine, settings, tenant)
             payload = await deploy(issued)
-            await actions.deliver_callback(client, engine, payload)
+            await deliver_callback(engine, lazy(client), payload)
             assert await in_thread(reached.wait, 60)
             # Shutting down waits for running activities: let the doomed one end meanwhile.
             asyncio.get_running_loop().call_later(0.3, release.set)
@@ -108,7 +109,7 @@ async def test_throttling_during_verification_and_replication_is_retried(
                                ("kms", "ReplicateKey")):
         localaws.inject_fault(service, operation, "ThrottlingException", count=2)
     try:
-        await actions.deliver_callback(temporal_env.client, engine, payload)
+        await deliver_callback(engine, lazy(temporal_env.client), payload)
         view = await result(temporal_env, issued.workflow_id)
         left = [f for f in localaws.faults() if f["count"]]
     finally:
@@ -136,7 +137,7 @@ async def test_tenant_never_deploys_token_expires_then_a_new_enable_works(
                 # The voided token is refused even though its wall-clock expiry is ahead.
                 late = await deploy(issued)
                 try:
-                    await actions.deliver_callback(env.client, engine, late)
+                    await deliver_callback(engine, lazy(env.client), late)
                 except Exception as exc:  # noqa: BLE001 - asserted below
                     refused: Exception | None = exc
                 else:
@@ -146,7 +147,7 @@ async def test_tenant_never_deploys_token_expires_then_a_new_enable_works(
                 again = await _start(env.client, engine, patient, tenant)
                 assert again.token != issued.token and wallet(engine, tenant).state == "Waiting"
                 payload = await deploy(again, upgrade=True)
-                await actions.deliver_callback(env.client, engine, payload)
+                await deliver_callback(engine, lazy(env.client), payload)
                 view = await result(env, again.workflow_id)
     assert view.state == "Enabled", (view.error_code, view.error_message)
     assert len(bindings(engine, tenant)) == 1

@@ -19,10 +19,15 @@ from byok.db import session_scope
 from byok.errors import ByokError
 from byok.models import EnableToken, KeyBinding
 from byok.settings import Settings
-from starter import actions
+from control.backups import start_backup
+from control.catalog import list_backups
+from control.enablement import deliver_callback, start_migration
+from control.restores import start_restore
+from control.wallet import wallet_status
 from starter.customer import deploy_stack
 from starter.legacy import LegacyTenant, create_legacy_tenant
 from tests.conftest import TENANT_ACCOUNT
+from tests.lazy import lazy
 from tests.workflows.conftest import REGIONS
 from worker import WORKFLOWS, activities
 from workflows.migrate_byok import MigrateByokWorkflow
@@ -41,26 +46,26 @@ class Ops:
     async def backup(self, data: bytes, tmp: Path, region: str | None = None) -> dict:
         src = tmp / f"src-{len(list(tmp.iterdir()))}"
         src.write_bytes(data)
-        return await actions.run_backup(self.env.client, self.engine, self.settings,
-                                        tenant=self.tenant, workload="vmware_vm",
-                                        source=f"file://{src}", region=region, actor="test")
+        return await start_backup(self.engine, self.settings, lazy(self.env.client), wait=True,
+                                  tenant=self.tenant, workload="vmware_vm",
+                                  source=f"file://{src}", region=region, actor="test")
 
     async def restore(self, backup_id: str, tmp: Path) -> bytes:
         out = tmp / f"out-{backup_id}"
-        await actions.run_restore(self.env.client, self.engine, self.settings,
-                                  tenant=self.tenant, backup_id=backup_id, target=str(out),
-                                  force=False, actor="test")
+        await start_restore(self.engine, self.settings, lazy(self.env.client), wait=True,
+                            tenant=self.tenant, backup_id=backup_id, target=str(out),
+                            force=False, actor="test")
         return out.read_bytes()
 
     async def migrate(self) -> dict:
-        return await actions.start_migration(self.env.client, self.engine, self.settings,
-                                             tenant=self.tenant, actor="test")
+        return await start_migration(self.engine, self.settings, lazy(self.env.client),
+                                     tenant=self.tenant, actor="test")
 
     async def upgrade_stack(self, issued: dict) -> None:
         payload = await asyncio.to_thread(
             deploy_stack, self.settings, account_id=issued["account_native_id"],
             token=issued["token"], external_id=issued["external_id"], upgrade=True)
-        await actions.deliver_callback(self.env.client, self.engine, payload)
+        await deliver_callback(self.engine, lazy(self.env.client), payload)
 
     async def result(self) -> Any:
         return await self.env.client.get_workflow_handle_for(
@@ -75,7 +80,7 @@ def ops(temporal_env: Any, engine: Engine, settings: Settings, legacy: LegacyTen
 async def test_legacy_tenant_migrates_and_keeps_old_backups(
         ops: Ops, worker: Any, legacy: LegacyTenant, engine: Engine, settings: Settings,
         tmp_path: Path) -> None:
-    status = actions.wallet_status(engine, settings, legacy.tenant_id)
+    status = wallet_status(engine, settings, legacy.tenant_id)
     assert status["stack_version"] == 1 and status["upgrade_available"]
     assert "v1 -> v2" in status["upgrade"]
     old = await ops.backup(b"legacy era" * 500, tmp_path)
@@ -93,12 +98,12 @@ async def test_legacy_tenant_migrates_and_keeps_old_backups(
     west = await ops.backup(b"west" * 500, tmp_path, "us-west-2")
     assert new["key_arn"] == view.key_arn and new["key_kind"] == "byok"
     assert west["key_arn"] == view.replica_key_arns["us-west-2"]
-    listed = {b["id"]: b["key_kind"] for b in actions.list_backups(engine, legacy.tenant_id)}
+    listed = {b["id"]: b["key_kind"] for b in list_backups(engine, legacy.tenant_id)}
     assert listed[old["id"]] == "legacy"
     assert await ops.restore(old["id"], tmp_path) == b"legacy era" * 500
     assert await ops.restore(new["id"], tmp_path) == b"multi-region era" * 500
 
-    status = actions.wallet_status(engine, settings, legacy.tenant_id)
+    status = wallet_status(engine, settings, legacy.tenant_id)
     assert status["stack_version"] == 2 and not status["upgrade_available"]
     with session_scope(engine) as session:
         gens = session.exec(select(KeyBinding).where(

@@ -17,7 +17,11 @@ from activities.storage import S3Store
 from byok import cfn, service_policy
 from byok.errors import ByokError
 from byok.settings import Settings
-from starter import actions
+from control.backups import start_backup
+from control.checks import check_health
+from control.enablement import deliver_callback, start_migration
+from control.restores import start_restore
+from tests.lazy import lazy
 from tests.workflows.enable_helpers import in_thread, result
 
 
@@ -42,7 +46,7 @@ async def _enable_with(temporal_env: Any, engine: Engine, enable: Any, deploy: A
                        tenant: str, body: str = "") -> Any:
     issued = await enable(tenant)
     payload = await deploy(issued, template_body=body)
-    await actions.deliver_callback(temporal_env.client, engine, payload)
+    await deliver_callback(engine, lazy(temporal_env.client), payload)
     return await result(temporal_env, issued.workflow_id)
 
 
@@ -106,9 +110,9 @@ async def test_the_service_role_needs_its_default_keys_for_backups_and_restores(
     src.write_bytes(b"default-key data" * 100)
 
     async def backup() -> dict[str, Any]:
-        return await actions.run_backup(temporal_env.client, engine, settings, tenant=tenant,
-                                        workload="vmware_vm", source=f"file://{src}",
-                                        region=None, actor="test")
+        return await start_backup(engine, settings, lazy(temporal_env.client), wait=True,
+                                  tenant=tenant, workload="vmware_vm", source=f"file://{src}",
+                                  region=None, actor="test")
 
     made = await backup() if action == "kms:Decrypt" else None
     _service_policy_without(aws, settings, "UseDefaultKeys", action)
@@ -116,9 +120,9 @@ async def test_the_service_role_needs_its_default_keys_for_backups_and_restores(
         if made is None:
             await backup()
         else:
-            await actions.run_restore(temporal_env.client, engine, settings, tenant=tenant,
-                                      backup_id=made["id"], target=str(tmp_path / "out"),
-                                      force=False, actor="test")
+            await start_restore(engine, settings, lazy(temporal_env.client), wait=True,
+                                tenant=tenant, backup_id=made["id"],
+                                target=str(tmp_path / "out"), force=False, actor="test")
     assert "access denied" in str(caught.value).lower(), caught.value
 
 
@@ -182,7 +186,6 @@ async def test_legacy_keys_stay_open_and_checked_only_through_open_legacy_backup
         temporal_env: Any, engine: Engine, settings: Settings, worker: Any, aws: Any,
         tmp_path: Path, action: str) -> None:
     from starter.customer import deploy_stack
-    from starter.health_cmds import check_now
     from starter.legacy import create_legacy_tenant
     from tests.conftest import TENANT_ACCOUNT
     from tests.workflows.conftest import REGIONS
@@ -193,28 +196,28 @@ async def test_legacy_keys_stay_open_and_checked_only_through_open_legacy_backup
     src = tmp_path / "old.bin"
     src.write_bytes(b"legacy era" * 500)
     client = temporal_env.client
-    old = await actions.run_backup(client, engine, settings, tenant=legacy.tenant_id,
-                                   workload="vmware_vm", source=f"file://{src}", region=None,
+    old = await start_backup(engine, settings, lazy(client), wait=True,
+                             tenant=legacy.tenant_id, workload="vmware_vm",
+                             source=f"file://{src}", region=None, actor="test")
+    issued = await start_migration(engine, settings, lazy(client), tenant=legacy.tenant_id,
                                    actor="test")
-    issued = await actions.start_migration(client, engine, settings, tenant=legacy.tenant_id,
-                                           actor="test")
     payload = await in_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
                               token=issued["token"], external_id=issued["external_id"],
                               upgrade=True,
                               template_body=template_without(settings, "OpenLegacyBackups",
                                                              action))
-    await actions.deliver_callback(client, engine, payload)
+    await deliver_callback(engine, lazy(client), payload)
     view = await client.get_workflow_handle_for(
         MigrateByokWorkflow.run, f"migrate-byok-{legacy.tenant_id}").result()
     assert view.state == "Enabled", view
     if action == "kms:Decrypt":  # restoring a backup made before the upgrade
         with pytest.raises(ByokError) as caught:
-            await actions.run_restore(client, engine, settings, tenant=legacy.tenant_id,
-                                      backup_id=old["id"], target=str(tmp_path / "out"),
-                                      force=False, actor="test")
+            await start_restore(engine, settings, lazy(client), wait=True,
+                                tenant=legacy.tenant_id, backup_id=old["id"],
+                                target=str(tmp_path / "out"), force=False, actor="test")
         assert "access denied" in str(caught.value).lower(), caught.value
         return
-    health = await check_now(client, engine, settings, legacy.tenant_id)
+    health = await check_health(engine, settings, lazy(client), legacy.tenant_id, "test")
     legacy_key = json.dumps(health, default=str)
     assert health["state"] != "Healthy", health
     assert "ACCESS_DENIED" in legacy_key and legacy.key_arn in legacy_key, health

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 
-from activities.aws import AwsClients, error_code
 from byok import service_policy
+from byok.aws import AwsClients, error_code
+from byok.default_key import ensure_default_key
 from byok.settings import Settings
 
 
@@ -65,17 +66,3 @@ def _ensure_bucket(aws: AwsClients, settings: Settings) -> None:
         s3.head_bucket(Bucket=settings.vault_bucket)
     except ClientError:
         s3.create_bucket(Bucket=settings.vault_bucket)
-
-
-def ensure_default_key(aws: AwsClients, settings: Settings, region: str) -> str:
-    """The service's default key in `region` (for tenants without BYOK); returns its ARN."""
-    kms = aws.base("kms", region)
-    try:
-        return str(kms.describe_key(KeyId=settings.default_key_alias)["KeyMetadata"]["Arn"])
-    except ClientError as exc:
-        if error_code(exc) != "NotFoundException":
-            raise
-    meta = kms.create_key(Description="byok-vault default key")["KeyMetadata"]
-    kms.enable_key_rotation(KeyId=meta["KeyId"])
-    kms.create_alias(AliasName=settings.default_key_alias, TargetKeyId=meta["KeyId"])
-    return str(meta["Arn"])

@@ -1,4 +1,4 @@
-"""Key health as the API and console show it: every key generation and region, labelled."""
+"""Key health as the CLI, API and console show it: every key generation and region, labelled."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from byok import health_alerts, keyring
+from byok import crud, health_alerts, keyring
 from byok.db import session_scope
 from byok.models import Backup, KeyBinding
 
@@ -93,3 +93,11 @@ def backup_rows(session: Session, rows: list[Backup]) -> list[dict[str, Any]]:
         data.update(state=state, state_reason=reason)
         out.append(data)
     return out
+
+
+def health_view(engine: Engine, tenant: str) -> dict[str, Any]:
+    """The last recorded health of the tenant's keys, per region, with alerts and radius."""
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        return {"tenant_id": t.id, **health_alerts.view(session, t.id)}
+

@@ -1,0 +1,84 @@
+"""Tenants, their connected AWS accounts, their API keys and their audit history."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from byok import apikeys, audit, crud
+from byok.audit_anchor import AnchorInvalid, AnchorStore, latest_anchor, write_anchor
+from byok.db import audit_keys, session_scope
+from byok.models import ApiKey, AuditEvent, AwsConnection, Tenant
+
+
+def create_tenant(engine: Engine, *, name: str, actor: str) -> Tenant:
+    with session_scope(engine) as session:
+        return crud.create_tenant(session, name=name, actor=actor)
+
+
+def list_tenants(engine: Engine) -> list[Tenant]:
+    with session_scope(engine) as session:
+        return crud.list_tenants(session)
+
+
+def get_tenant(engine: Engine, tenant: str) -> Tenant:
+    with session_scope(engine) as session:
+        return crud.get_tenant(session, ref=tenant)
+
+
+def connect_account(engine: Engine, *, tenant: str, account_id: str, regions: list[str],
+                    actor: str) -> AwsConnection:
+    """Connect an AWS account and its regions (or add regions to one already connected)."""
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        account = crud.validate_account_id(account_id, "account_id")
+        return crud.connect_account(session, tenant=t, account_id=account, regions=regions,
+                                    actor=actor)
+
+
+def connections(engine: Engine, tenant: str) -> list[AwsConnection]:
+    with session_scope(engine) as session:
+        return crud.connections(session, tenant_id=crud.get_tenant(session, ref=tenant).id)
+
+
+def create_api_key(engine: Engine, *, tenant: str, name: str,
+                   actor: str) -> apikeys.IssuedKey:
+    """A new API key; its secret is in the result only, the database keeps a hash."""
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        return apikeys.create(session, tenant_id=t.id, name=name, actor=actor)
+
+
+def list_api_keys(engine: Engine, tenant: str) -> list[ApiKey]:
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        return apikeys.list_keys(session, tenant_id=t.id)
+
+
+def revoke_api_key(engine: Engine, *, tenant: str, key_id: str, actor: str) -> ApiKey:
+    """Revoke one of the tenant's keys at once; another tenant's key is not found."""
+    with session_scope(engine) as session:
+        t = crud.get_tenant(session, ref=tenant)
+        return apikeys.revoke(session, tenant_id=t.id, key_id=key_id, actor=actor)
+
+
+def audit_history(engine: Engine, tenant: str, limit: int = 1000) -> list[AuditEvent]:
+    with session_scope(engine) as session:
+        return audit.history(session, crud.get_tenant(session, ref=tenant).id, limit=limit)
+
+
+def audit_verify(engine: Engine, tenant: str,
+                 anchors: AnchorStore | None = None) -> audit.ChainReport:
+    """Verify the keyed chain; with `anchors`, against the newest anchor outside the database
+    too (a chain cut back or rewritten as a whole shows only there)."""
+    with session_scope(engine) as session:
+        tenant_id = crud.get_tenant(session, ref=tenant).id
+    try:
+        anchor = latest_anchor(anchors, audit_keys(engine)) if anchors else None
+    except AnchorInvalid as exc:
+        return audit.ChainReport(False, 0, None, str(exc))
+    with session_scope(engine) as session:
+        return audit.verify(session, tenant_id, anchor.for_tenant(tenant_id) if anchor else None)
+
+
+def audit_anchor_now(engine: Engine, anchors: AnchorStore) -> tuple[str, int]:
+    return write_anchor(engine, anchors)
