@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 
+from byok import service_policy
 from byok.aws import AwsClients, error_code
 from byok.default_key import ensure_default_key
 from byok.settings import Settings
@@ -35,6 +36,11 @@ def _ensure_role(aws: AwsClients, settings: Settings) -> None:
         iam.create_role(RoleName=settings.service_role_name,
                         AssumeRolePolicyDocument=json.dumps(trust),
                         Description="byok-vault control plane")
+    document = service_policy.service_role_policy(
+        account_id=settings.service_account_id, region=settings.control_plane_region,
+        queue_name=settings.callback_topic_name, vault_bucket=settings.vault_bucket)
+    iam.put_role_policy(RoleName=settings.service_role_name, PolicyName="ByokVaultService",
+                        PolicyDocument=json.dumps(document))
 
 
 def _ensure_callback_queue(aws: AwsClients, settings: Settings) -> None:
@@ -45,6 +51,10 @@ def _ensure_callback_queue(aws: AwsClients, settings: Settings) -> None:
     queue_url = sqs.create_queue(QueueName=settings.callback_topic_name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
+                             AttributeValue=json.dumps(service_policy.topic_policy(topic)))
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={
+        "Policy": json.dumps(service_policy.queue_policy(queue_arn, topic))})
     subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     if not any(s["Endpoint"] == queue_arn for s in subs):
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)

@@ -28,12 +28,14 @@ def tenant_session(account_id: str) -> boto3.Session:
 def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id: str,
                  existing_key: str = "", role_name: str = cfn.DEFAULT_ROLE_NAME,
                  version: int = cfn.CURRENT_TEMPLATE_VERSION, stack_name: str = "",
-                 upgrade: bool = False) -> dict[str, Any]:
-    """Create (or, with upgrade, update) the stack and return the callback payload."""
+                 upgrade: bool = False, template_body: str = "") -> dict[str, Any]:
+    """Create (or, with upgrade, update) the stack and return the callback payload.
+    template_body: a tenant's own edit of our template instead of the rendered one."""
     region = settings.control_plane_region
     cf = tenant_session(account_id).client("cloudformation", region_name=region,
                                            endpoint_url=settings.aws_endpoint_url or None)
-    body = cfn.render_template(version, settings.service_role_arn, settings.callback_topic_arn)
+    body = template_body or cfn.render_template(version, settings.service_role_arn,
+                                                settings.callback_topic_arn)
     params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token}
     if version >= cfn.CURRENT_TEMPLATE_VERSION:
         params["UserMultiRegionCMKKeyId"] = existing_key
