@@ -47,7 +47,9 @@ class KmsKeyProvider:
                                         EncryptionContext=dict(context))
         except ClientError as exc:
             raise map_error(exc, key_id=key_arn) from None
-        return DataKeyMaterial(bytearray(out["Plaintext"]), out["CiphertextBlob"], out["KeyId"])
+        # Copied at once; the response's immutable bytes are dropped with it (docs/FORMAT.md).
+        return DataKeyMaterial(bytearray(out.pop("Plaintext")), out["CiphertextBlob"],
+                               out["KeyId"])
 
     def unwrap(self, wrapped: bytes, key_arn: str, context: Mapping[str, str]) -> bytearray:
         kms = self._client(key_arn)
@@ -57,4 +59,4 @@ class KmsKeyProvider:
                               EncryptionContext=dict(context))
         except ClientError as exc:
             raise map_error(exc, key_id=key_arn) from None
-        return bytearray(out["Plaintext"])
+        return bytearray(out.pop("Plaintext"))
