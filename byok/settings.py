@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65535)
+    # `byok up`'s codec server for the Temporal UI (loopback only); 0 = none.
+    codec_port: int = Field(default=8234, ge=0, le=65535)
     public_url: str = "http://localhost:8000"
 
     control_plane_region: str = "us-east-1"

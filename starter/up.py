@@ -56,6 +56,8 @@ def port_problems(settings: Settings) -> list[str]:
     if settings.worker_metrics_port:
         wanted.append((settings.worker_metrics_port, "BYOK_WORKER_METRICS_PORT",
                        settings.worker_metrics_host))
+    if settings.codec_port:
+        wanted.append((settings.codec_port, "BYOK_CODEC_PORT", "127.0.0.1"))
     if settings.aws_endpoint_url:
         wanted.insert(2, (settings.localaws_port, "BYOK_LOCALAWS_PORT", "127.0.0.1"))
     problems: list[str] = []
@@ -161,7 +163,15 @@ def components(settings: Settings, temporal: str) -> list[Component]:
                      "--namespace", settings.temporal_namespace, "--log-level", "warn"]
     for attribute in SEARCH_ATTRIBUTES:
         temporal_argv += ["--search-attribute", attribute]
+    cport = settings.codec_port
+    if cport:  # the UI decodes the encrypted payloads through our codec server
+        temporal_argv += ["--ui-codec-endpoint", f"http://127.0.0.1:{cport}"]
     out = [Component("temporal", temporal_argv, lambda _: _temporal_ready(tport, uport))]
+    if cport:
+        out.append(Component(
+            "codec", [py, "-m", "uvicorn", "web.codec_server:create_codec_app", "--factory",
+                      "--host", "127.0.0.1", "--port", str(cport), "--log-level", "warning"],
+            lambda _: _http_status(f"http://127.0.0.1:{cport}/decode") is not None))
     if settings.aws_endpoint_url:
         out.append(Component(
             "localaws", [py, "-m", "localaws", "--host", "127.0.0.1", "--port", str(aport)],
@@ -200,6 +210,8 @@ def _print_urls(settings: Settings) -> None:
             ("Temporal gRPC", f"127.0.0.1:{settings.temporal_port}")]
     if settings.aws_endpoint_url:
         rows.append(("Local AWS", f"http://127.0.0.1:{settings.localaws_port}"))
+    if settings.codec_port:
+        rows.append(("Codec server", f"http://127.0.0.1:{settings.codec_port}"))
     metrics = metrics_url(settings)
     if metrics:
         rows.append(("Worker metrics", metrics))

@@ -24,8 +24,8 @@ from starter.procs import Child, ChildFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_VARS = ("BYOK_TEMPORAL_PORT", "BYOK_TEMPORAL_UI_PORT", "BYOK_LOCALAWS_PORT",
-             "BYOK_WEB_PORT", "BYOK_WORKER_METRICS_PORT")
-COMPONENTS = {"temporal", "localaws", "worker", "web"}
+             "BYOK_WEB_PORT", "BYOK_WORKER_METRICS_PORT", "BYOK_CODEC_PORT")
+COMPONENTS = {"temporal", "codec", "localaws", "worker", "web"}
 
 
 def free_ports(n: int) -> list[int]:
@@ -229,9 +229,9 @@ SLEEPER = "import time; print('serving', flush=True); time.sleep(300)"
 
 
 def quiet_settings(tmp_path: Path) -> Settings:
-    t, u, a, w, m = free_ports(5)
+    t, u, a, w, m, c = free_ports(6)
     return load_settings(home=tmp_path / "home", temporal_port=t, temporal_ui_port=u,
-                         localaws_port=a, web_port=w, worker_metrics_port=m)
+                         localaws_port=a, web_port=w, worker_metrics_port=m, codec_port=c)
 
 
 def test_a_failed_component_stops_the_ones_before_it(
@@ -401,6 +401,12 @@ def test_byok_up_end_to_end(tmp_path: Path) -> None:
         assert f"Worker metrics  http://127.0.0.1:{metrics_port}/metrics" in log_path.read_text()
         assert "temporal_" in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5,
                                         trust_env=False).text
+        # The UI's codec server answers on loopback, for the UI's origin only.
+        codec = httpx.post(f"http://127.0.0.1:{ports[5]}/decode", content=b'{"payloads": []}',
+                           headers={"Origin": f"http://localhost:{ports[1]}"}, timeout=5,
+                           trust_env=False)
+        assert codec.status_code == 200, codec.text
+        assert codec.headers["access-control-allow-origin"] == f"http://localhost:{ports[1]}"
 
         # A worker killed outright is restarted; Temporal, localaws and the web app go on.
         os.kill(started["worker"], signal.SIGKILL)
