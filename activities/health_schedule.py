@@ -5,19 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import activity
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleState,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client, Schedule
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.health_sweep_schedule import ensure_sweep_schedule
 from byok.health_messages import HealthCheckInput, schedule_id
 from byok.messages import Done, TenantRef
+from byok.schedules import ensure_schedule, interval_schedule
 from byok.settings import Settings
 
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
@@ -32,35 +21,19 @@ TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 KEY_HEALTH_WORKFLOW = "KeyHealthWorkflow"
 
 
-def _schedule(settings: Settings, tenant_id: str, paused: bool) -> Schedule:
-    attrs = TypedSearchAttributes([SearchAttributePair(TENANT_ID, tenant_id)])
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            KEY_HEALTH_WORKFLOW, HealthCheckInput(tenant_id, "schedule"),
-            id=schedule_id(tenant_id), task_queue=settings.task_queue,
-            execution_timeout=timedelta(hours=1), typed_search_attributes=attrs),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(
-            every=timedelta(seconds=settings.health_interval_seconds))]),
-        # A check still running (a throttled account) is not doubled by the next one.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
-                              catchup_window=timedelta(seconds=settings.health_interval_seconds)),
-        state=ScheduleState(note=f"BYOK key-health checks of tenant {tenant_id}", paused=paused))
-
-
 async def ensure_health_schedule(client: Client, settings: Settings, tenant_id: str) -> str:
-    """Create the tenant's schedule, or bring an existing one up to date (idempotent); a
-    schedule paused in the Temporal UI stays paused."""
-    sid = schedule_id(tenant_id)
-    try:
-        await client.create_schedule(
-            sid, _schedule(settings, tenant_id, paused=False),
-            search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT_ID, tenant_id)]))
-    except ScheduleAlreadyRunningError:
-        def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
-            paused = current.description.schedule.state.paused
-            return ScheduleUpdate(_schedule(settings, tenant_id, paused))
-        await client.get_schedule_handle(sid).update(update)
-    return sid
+    """The tenant's own schedule (BYOK_HEALTH_SCHEDULE=tenant), created or brought up to date."""
+    attrs = TypedSearchAttributes([SearchAttributePair(TENANT_ID, tenant_id)])
+
+    def build(paused: bool) -> Schedule:
+        # A check still running (a throttled account) is not doubled by the next one.
+        return interval_schedule(
+            KEY_HEALTH_WORKFLOW, HealthCheckInput(tenant_id, "schedule"),
+            workflow_id=schedule_id(tenant_id), task_queue=settings.task_queue,
+            every=timedelta(seconds=settings.health_interval_seconds),
+            execution_timeout=timedelta(hours=1), search_attributes=attrs, paused=paused,
+            note=f"BYOK key-health checks of tenant {tenant_id}")
+    return await ensure_schedule(client, schedule_id(tenant_id), build, attrs)
 
 
 class HealthScheduleActivities:

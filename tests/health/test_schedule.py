@@ -49,6 +49,26 @@ async def test_schedule_is_created_then_updated_and_a_pause_survives(
     assert desc.schedule.state.paused  # an update never unpauses what an operator paused
 
 
+async def test_audit_anchor_schedule_is_kept_and_a_pause_survives(
+        dev_server: Any, settings: Settings) -> None:
+    from workflows.audit_anchor import SCHEDULE_ID, ensure_anchor_schedule
+
+    client = dev_server.client
+    assert await ensure_anchor_schedule(client, settings) == SCHEDULE_ID
+    handle = client.get_schedule_handle(SCHEDULE_ID)
+    desc = await handle.describe()
+    assert desc.schedule.spec.intervals[0].every == timedelta(hours=1)
+    action = desc.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.workflow == "AuditAnchorWorkflow"
+    await handle.pause(note="paused by an operator")
+    sooner = settings.model_copy(update={"audit_anchor_interval_seconds": 600})
+    await ensure_anchor_schedule(client, sooner)  # a second worker starting: no error
+    desc = await handle.describe()
+    assert desc.schedule.spec.intervals[0].every == timedelta(minutes=10)
+    assert desc.schedule.state.paused
+
+
 async def test_enabled_tenant_gets_its_schedule_and_it_runs_checks(
         dev_server: Any, settings: Settings, engine: Any, aws: Any) -> None:
     import asyncio
