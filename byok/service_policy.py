@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from byok.partition import partition_for
+
 VERSION = "2012-10-17"
 # Tenants' roles are found by name: the tenant templates create them as ByokVault*.
 TENANT_ROLE_PATTERN = "ByokVault*"
-
-
-def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def service_role_policy(*, account_id: str, region: str, queue_name: str,
                         vault_bucket: str) -> dict[str, Any]:
     """What the service role does, and nothing more: assume tenants' byok roles, read the
     stack-callback queue, keep backups in the vault bucket, use its own default keys."""
-    p = partition_of(region)
+    p = partition_for(region)
     bucket = f"arn:{p}:s3:::{vault_bucket}"
     return {"Version": VERSION, "Statement": [
         {"Sid": "AssumeTenantRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
