@@ -3,6 +3,7 @@ policies, SNS subscriptions, and the bucket properties moto's AWS::S3::Bucket ig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -10,12 +11,17 @@ from typing import Any
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.iam.models import IAMBackend
+from moto.s3.exceptions import MissingBucket, NoSuchBucketPolicy
 from moto.s3.models import FakeBucket, s3_backends
+from moto.sns.exceptions import SNSNotFoundError
 from moto.sns.models import sns_backends
+from moto.sqs.exceptions import QueueDoesNotExist
 from moto.sqs.models import sqs_backends
 from moto.utilities.utils import get_partition
 
 from . import conditions, policy
+
+_GONE = (SNSNotFoundError, QueueDoesNotExist, MissingBucket, NoSuchBucketPolicy)
 
 
 def _document(value: Any) -> str:
@@ -85,7 +91,9 @@ class _Policy:
                                                    account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        self.apply(None)
+        # Deleting a policy whose topic, queue or bucket is already gone succeeds on AWS.
+        with contextlib.suppress(*_GONE):
+            self.apply(None)
 
 
 class TopicPolicy(_Policy, CloudFormationModel):
@@ -191,7 +199,8 @@ class Subscription(CloudFormationModel):
                                                    account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        sns_backends[account_id][self.topic_arn.split(":")[3]].unsubscribe(self.arn)
+        with contextlib.suppress(*_GONE):
+            sns_backends[account_id][self.topic_arn.split(":")[3]].unsubscribe(self.arn)
 
 
 def _bucket_properties(bucket: FakeBucket, props: dict[str, Any], account_id: str,

@@ -64,7 +64,9 @@ def _validate_documents(req: Request) -> None:
     if spec is None or req.params.get(spec[0]) in (None, ""):
         return
     try:
-        policy.parse(policy_text(req.params[spec[0]]), spec[1])
+        text = policy_text(req.params[spec[0]])
+        policy.parse(text, spec[1])
+        policy.require_version(text)
     except policy.MalformedPolicy as error:
         raise denial.LocalAwsError(str(error), _MALFORMED.get(req.service, "MalformedPolicy"),
                                    400) from None

@@ -135,9 +135,9 @@ def _parse_text(document: str, kind: str) -> Policy:
 def _parse_obj(raw: Any, kind: str) -> Policy:
     if not isinstance(raw, dict):
         raise MalformedPolicy("the policy document must be a JSON object")
-    if "Version" not in raw:
-        raise MalformedPolicy("Missing required field Version")
-    if raw["Version"] not in ("2012-10-17", "2008-10-17"):
+    # A document without Version is evaluated in the 2008-10-17 language; the creation gate
+    # (gate.py) refuses it where localaws's IAM and KMS do.
+    if raw.get("Version", "2008-10-17") not in ("2012-10-17", "2008-10-17"):
         raise MalformedPolicy(f"The policy must contain a valid version string: {raw['Version']}")
     if "Statement" not in raw:
         raise MalformedPolicy("Missing required field Statement")
@@ -145,6 +145,12 @@ def _parse_obj(raw: Any, kind: str) -> Policy:
     if not statements:
         raise MalformedPolicy("Statement must not be empty")
     return Policy(tuple(_statement(s, kind) for s in statements))
+
+
+def require_version(document: Any) -> None:
+    raw = _decode(document) if isinstance(document, str) else document
+    if isinstance(raw, dict) and "Version" not in raw:
+        raise MalformedPolicy("Missing required field Version")
 
 
 def parse(document: Any, kind: str) -> Policy:

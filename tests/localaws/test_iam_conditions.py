@@ -58,7 +58,7 @@ def test_operators(condition: dict[str, Any], expected: bool) -> None:
 
 @pytest.mark.parametrize("condition", [
     {"NumericLessThan": {"aws:PrincipalAccount": ["1"]}},
-    {"StringEquals": {"aws:SecureTransport": ["true"]}},
+    {"StringEquals": {"aws:SourceVpce": ["vpce-1a2b3c4d"]}},
     {"Maybe:StringEquals": {"aws:PrincipalAccount": ["1"]}},
 ])
 def test_unsupported_operators_and_keys_are_errors_never_true(condition: Any) -> None:
@@ -67,12 +67,13 @@ def test_unsupported_operators_and_keys_are_errors_never_true(condition: Any) ->
 
 
 def test_an_unsupported_key_in_a_policy_fails_the_request_clearly(local: Target) -> None:
-    statement = allow("kms:CreateKey", Condition={"Bool": {"aws:SecureTransport": "true"}})
+    statement = allow("kms:CreateKey",
+                      Condition={"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}})
     kms = local.client("kms", creds=session(local, statement))
     with pytest.raises(Exception) as caught:
         kms.create_key()
     error = caught.value.response["Error"]  # type: ignore[attr-defined]
-    assert error["Code"] == "LocalAwsUnsupported" and "aws:SecureTransport" in error["Message"]
+    assert error["Code"] == "LocalAwsUnsupported" and "aws:SourceVpce" in error["Message"]
 
 
 def test_resource_tag_and_request_tag_conditions(local: Target) -> None:
