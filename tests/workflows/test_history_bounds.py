@@ -87,8 +87,9 @@ async def test_a_90_day_wait_polled_every_minute_continues_as_new_and_still_enab
                 deadlines, attempts = [], []
                 for events in runs[1:]:
                     attrs = events[0].workflow_execution_started_event_attributes
-                    inp = env.client.data_converter.payload_converter.from_payloads(
-                        attrs.input.payloads, [EnableInput])[0]
+                    # History payloads are encrypted: decode through the client's codec.
+                    inp = (await env.client.data_converter.decode(
+                        attrs.input.payloads, [EnableInput]))[0]
                     assert inp.resume is not None and inp.resume.callback is None
                     deadlines.append(datetime.fromisoformat(inp.resume.deadline))
                     attempts.append(inp.resume.attempt)

@@ -217,7 +217,17 @@ async def test_legacy_keys_stay_open_and_checked_only_through_open_legacy_backup
                                 target=str(tmp_path / "out"), force=False, actor="test")
         assert "access denied" in str(caught.value).lower(), caught.value
         return
+    if action == "kms:DescribeKey":
+        # A healthy key is checked by its round trip alone; DescribeKey is what names a
+        # failing one. Without it a disabled legacy key is only "access denied".
+        from starter.customer import tenant_session
+
+        kms = tenant_session(TENANT_ACCOUNT).client(
+            "kms", region_name=settings.control_plane_region,
+            endpoint_url=settings.aws_endpoint_url)
+        await in_thread(kms.disable_key, KeyId=legacy.key_arn)
     health = await check_health(engine, settings, lazy(client), legacy.tenant_id, "test")
     legacy_key = json.dumps(health, default=str)
     assert health["state"] != "Healthy", health
     assert "ACCESS_DENIED" in legacy_key and legacy.key_arn in legacy_key, health
+    assert "KEY_DISABLED" not in legacy_key, health
