@@ -31,7 +31,7 @@ def reset_state() -> None:
     """Wipe moto's backends (all accounts and regions) and localaws's own state."""
     from moto.moto_api._internal.models import moto_api_backend
 
-    from . import accounts, clock, faults, kms_deletion
+    from . import accounts, cfn_requests, clock, faults, kms_deletion
 
     moto_api_backend.reset()
     accounts.closed.clear()
@@ -39,3 +39,4 @@ def reset_state() -> None:
     clock.reset()
     faults.clear()
     kms_deletion.reset()
+    cfn_requests.reset()

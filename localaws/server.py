@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import accounts, cfn_custom, clock, faults, fixes, kms_deletion
+from . import accounts, cfn_custom, cfn_requests, clock, faults, fixes, kms_deletion
 from .control import LocalAwsControl
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -36,8 +36,11 @@ def _control(method: str, path: str, body: dict[str, Any]) -> Response:
         )
         result = {"now": clock.advance(delta).isoformat() + "Z"}
         kms_deletion.sweep(full=True)
+        cfn_requests.sweep()
     elif path == "clock" and method == "GET":
         result = {"now": clock.now().isoformat() + "Z"}
+    elif path.startswith("cfn/"):
+        result = cfn_requests.control(method, path)
     elif path == "accounts/close" and method == "POST":
         accounts.closed.add(str(body["account"]))
     else:
@@ -59,6 +62,10 @@ class LocalAwsApp:
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
         path = environ.get("PATH_INFO", "")
+        if path.startswith(cfn_requests.RESPONSE_PATH):  # a custom resource's ResponseURL
+            return self._send(start_response, cfn_requests.handle(
+                environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body
+            ))
         if path.startswith("/_localaws/"):
             try:
                 spec = json.loads(body or b"{}")
@@ -105,6 +112,8 @@ class LocalAwsApp:
             )
         if service == "kms":
             kms_deletion.sweep()
+        if service == "cloudformation":
+            cfn_requests.sweep()
         return None
 
     @staticmethod
