@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from byok.custom_resource import StackRequest
+
 
 @dataclass
 class EnableInput:
@@ -29,7 +31,9 @@ class StackCallback:
     multi_region_cmk_key_id: str
     created_multi_region_cmk: bool
     template_version: int
-    source: str = "callback"  # or "poll"
+    source: str = "callback"  # "queue" when it came through SNS and SQS
+    # The custom-resource request it came in (None on the HTTP route): what we answer.
+    request: StackRequest | None = None
 
 
 @dataclass
@@ -61,19 +65,6 @@ class Preflight:
     account_id: str
     regions: list[str]
     control_plane_region: str
-
-
-@dataclass
-class PollInput:
-    tenant_id: str
-    account_id: str
-    attempt: int
-
-
-@dataclass
-class PollResult:
-    callback: StackCallback | None = None
-    role_found: bool = False
 
 
 @dataclass

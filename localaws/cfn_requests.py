@@ -90,13 +90,13 @@ def _event(stack: Stack, resource: Any, status: str, reason: str | None = None) 
 def _complete(request: Request, stack: Stack, body: dict[str, Any]) -> None:
     resource, kind = request.resource, request.request_type
     resource.physical_id = str(body.get("PhysicalResourceId") or resource.physical_id)
-    if kind == "Create":
+    if kind == "Create" and stack.status != "UPDATE_IN_PROGRESS":
         resource.set_data(body.get("Data") or {})
         _event(stack, resource, "CREATE_COMPLETE")
         stack.verify_readiness()
-    elif kind == "Update":
-        resource.data = body.get("Data") or {}
-        _event(stack, resource, "UPDATE_COMPLETE")
+    elif kind in ("Create", "Update"):  # an update answered, or a resource an update added
+        resource.set_data(body.get("Data") or {})
+        _event(stack, resource, f"{kind.upper()}_COMPLETE")
         stack.output_map = stack._create_output_map()
         stack._add_stack_event("UPDATE_COMPLETE")
         stack.status = "UPDATE_COMPLETE"
@@ -106,7 +106,7 @@ def _complete(request: Request, stack: Stack, body: dict[str, Any]) -> None:
 def _fail(request: Request, stack: Stack, reason: str, state: str = "failed") -> None:
     resource, kind = request.resource, request.request_type
     request.state = state
-    if kind == "Create":
+    if kind == "Create" and stack.status != "UPDATE_IN_PROGRESS":
         _event(stack, resource, "CREATE_FAILED", reason)
         stack.status = "ROLLBACK_IN_PROGRESS"
         stack._add_stack_event("ROLLBACK_IN_PROGRESS", "The following resource(s) failed to "
@@ -122,8 +122,8 @@ def _fail(request: Request, stack: Stack, reason: str, state: str = "failed") ->
         stack.output_map._output_json_map = {}
         stack.status = "ROLLBACK_COMPLETE"
         stack._add_stack_event("ROLLBACK_COMPLETE")
-    elif kind == "Update":
-        _event(stack, resource, "UPDATE_FAILED", reason)
+    elif kind in ("Create", "Update"):
+        _event(stack, resource, f"{kind.upper()}_FAILED", reason)
         _roll_back_update(stack, resource, request.old_properties)
     # A Delete is not waited for here (the stack is already gone): nothing to roll back.
 
@@ -242,7 +242,7 @@ def after_update(stack: Stack) -> None:
         refused = _state.refused_updates.pop(stack.stack_id, None)
         if stack.events and stack.events[-1].resource_status == "UPDATE_COMPLETE":
             pending = [r for r in _state.requests.values() if r.state == "pending" and
-                       r.request_type == "Update" and r.resource.stack_id == stack.stack_id]
+                       r.request_type != "Delete" and r.resource.stack_id == stack.stack_id]
             if refused or pending:
                 stack.events.pop()
                 stack.status = "UPDATE_IN_PROGRESS"

@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 
 from byok import audit, backups, cfn, crud, enablement, health_alerts, migration
 from byok.db import session_scope
-from byok.errors import ByokError, Conflict, error_class
+from byok.errors import ByokError, Conflict, NotFound, error_class
 from byok.messages import BackupInput, EnableInput, RestoreInput
 from byok.models import Backup, Wallet
 from byok.settings import Settings
@@ -68,17 +68,19 @@ async def _start_stack_workflow(client: Client, engine: Engine, settings: Settin
 
 async def deliver_callback(client: Client, engine: Engine,
                            payload: dict[str, Any]) -> dict[str, Any]:
-    """Authenticate a stack callback by its token and hand it to the waiting workflow."""
+    """Authenticate a report by its token and hand it to the waiting workflow (the HTTP
+    route). The token is committed as used only once the workflow holds the report."""
+    from control.callbacks import hand_over
+
     with session_scope(engine) as session:
         row, callback, replayed = enablement.accept_callback(session, payload)
         tenant_id, workflow_id = row.tenant_id, row.workflow_id
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        await handle.signal(EnableByokWorkflow.stack_callback, callback)
-    except RPCError:
-        # The workflow already finished (a replay after Enabled): nothing left to deliver.
-        if not replayed:
-            raise
+        try:
+            await hand_over(client, workflow_id, callback)
+        except NotFound:
+            # Only a replay may find the run finished: it received this report before.
+            if not replayed:
+                raise
     return {"tenant_id": tenant_id, "accepted": True, "replayed": replayed}
 
 

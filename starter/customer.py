@@ -1,5 +1,6 @@
 """The tenant's side on the embedded stack: deploy our stack in the tenant's account on
-localaws and build the callback its custom resource would send."""
+localaws. Its custom resource reports to us the way AWS runs it (SNS, SQS, our consumer), and
+the stack completes only when we answered."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ def tenant_session(account_id: str) -> boto3.Session:
 def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id: str,
                  existing_key: str = "", role_name: str = cfn.DEFAULT_ROLE_NAME,
                  version: int = cfn.CURRENT_TEMPLATE_VERSION, stack_name: str = "",
-                 upgrade: bool = False) -> dict[str, Any]:
-    """Create (or, with upgrade, update) the stack and return the callback payload."""
+                 upgrade: bool = False, template_body: str = "",
+                 wait: bool = True) -> dict[str, Any]:
+    """Create (or, with upgrade, update) the stack; with wait, until CloudFormation finished
+    it (our answer to its custom resource decides). Returns what the stack reports, as its
+    custom resource sends it. template_body: the tenant's own edit of our template."""
     region = settings.control_plane_region
     cf = tenant_session(account_id).client("cloudformation", region_name=region,
                                            endpoint_url=settings.aws_endpoint_url or None)
-    body = cfn.render_template(version, settings.service_role_arn, settings.callback_topic_arn)
+    body = template_body or cfn.render_template(version, settings.service_role_arn,
+                                                settings.callback_topic_arn)
     params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token}
     if version >= cfn.CURRENT_TEMPLATE_VERSION:
         params["UserMultiRegionCMKKeyId"] = existing_key
@@ -41,7 +46,7 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
         err = exc.response.get("Error", {})
         raise InvalidInput(f"CloudFormation refused the stack: {err.get('Message')}",
                            code="STACK_REJECTED") from None
-    stack = _wait(cf, name)
+    stack = _wait(cf, name) if wait else cf.describe_stacks(StackName=name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     key_arn = outputs.get("KeyArn", "")
     role_arn = outputs.get("RoleArn", "")
@@ -68,16 +73,26 @@ def _existing_stack(cf: Any) -> str:
 
 
 def _wait(cf: Any, name: str) -> dict[str, Any]:
-    for _ in range(120):
+    for _ in range(240):
         stack = cf.describe_stacks(StackName=name)["Stacks"][0]
         status = stack["StackStatus"]
         if status.endswith("_COMPLETE") and "ROLLBACK" not in status:
             return stack
         if status.endswith("FAILED") or "ROLLBACK" in status:
-            raise AwsError(f"stack {name} ended {status}: {stack.get('StackStatusReason', '')}",
+            if status.endswith("_IN_PROGRESS"):
+                time.sleep(0.2)
+                continue
+            raise AwsError(f"stack {name} ended {status}: {failure_reason(cf, name)}",
                            code="STACK_FAILED")
         time.sleep(0.5)
-    raise AwsError(f"stack {name} did not finish in 60 s", code="STACK_TIMEOUT")
+    raise AwsError(f"stack {name} did not finish in 120 s", code="STACK_TIMEOUT")
+
+
+def failure_reason(cf: Any, name: str) -> str:
+    """The reason of the stack's first failed resource (what the console shows the tenant)."""
+    events = cf.describe_stack_events(StackName=name)["StackEvents"]
+    failed = [e for e in events if e["ResourceStatus"].endswith("_FAILED")]
+    return str(failed[-1].get("ResourceStatusReason", "")) if failed else ""
 
 
 def _role_id(account_id: str, role_name: str, settings: Settings) -> str:

@@ -6,8 +6,6 @@ import asyncio
 import secrets
 import time
 
-import httpx
-
 from byok import crud
 from byok.db import session_scope
 from byok.errors import ByokError
@@ -39,16 +37,14 @@ async def _demo(ctx: Ctx) -> None:
                                         accept_immutable=True, actor="demo")
     console.print(f"2. enable: token issued (expires {issued.expires_at:%Y-%m-%d}), "
                   f"workflow {issued.workflow_id}")
-    payload = deploy_stack(settings, account_id=DEMO_ACCOUNT, token=issued.token,
-                           external_id=issued.external_id, stack_name=issued.stack_name)
+    # The stack completes only once we answered its custom resource (SNS -> SQS -> consumer
+    # -> workflow -> ResponseURL), after role and key were verified.
+    payload = await asyncio.to_thread(
+        deploy_stack, settings, account_id=DEMO_ACCOUNT, token=issued.token,
+        external_id=issued.external_id, stack_name=issued.stack_name)
     console.print(f"3. tenant deployed the stack: role {payload['role_arn']}")
-    url = f"{settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
-    try:
-        resp = httpx.post(url, json=payload, timeout=30)
-        resp.raise_for_status()
-    except httpx.HTTPError:
-        await actions.deliver_callback(client, ctx.engine, payload)
-    console.print("4. the stack called back; verifying role and key, replicating ...")
+    console.print("4. the stack reported through the queue; role and key verified, "
+                  "replicating ...")
     deadline = time.monotonic() + 120
     while True:
         status = actions.wallet_status(ctx.engine, settings, tenant.id)
@@ -93,10 +89,9 @@ async def _migration_demo(ctx: Ctx) -> None:
     issued = await actions.start_migration(client, engine, settings, tenant=made.tenant_id,
                                            actor="demo")
     console.print("4. migration started: legacy key healthy, upgrade token issued")
-    payload = await asyncio.to_thread(
+    await asyncio.to_thread(
         deploy_stack, settings, account_id=DEMO_ACCOUNT, token=issued["token"],
         external_id=issued["external_id"], upgrade=True)
-    await actions.deliver_callback(client, engine, payload)
     console.print("5. the tenant updated the stack to v2; verifying and replicating ...")
     deadline = time.monotonic() + 120
     while (status := actions.wallet_status(engine, settings, made.tenant_id))[

@@ -1,0 +1,1 @@
+"""The use cases the CLI, the web app and the queue consumer share."""
