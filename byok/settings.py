@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     connection_role_name: str = ""
     callback_topic_name: str = "byok-vault-stack-callbacks"
     vault_bucket: str = "byok-vault-backups"
+    # Tenant templates are published here (`byok service publish-templates`); CloudFormation
+    # only takes S3 URLs.
+    template_bucket: str = "byok-vault-templates"
     vault_backend: str = Field(default="file", pattern="^(file|s3)$")
     default_key_alias: str = "alias/byok-vault-default"
 

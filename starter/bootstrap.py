@@ -17,6 +17,9 @@ def ensure_service_resources(aws: AwsClients, settings: Settings,
     _ensure_role(aws, settings)
     _ensure_callback_queue(aws, settings)
     _ensure_bucket(aws, settings)
+    from control.templates import publish_templates
+
+    publish_templates(aws.base("s3"), settings)
     for region in {settings.control_plane_region, *regions}:
         ensure_default_key(aws, settings, region)
 

@@ -15,12 +15,14 @@ from starter import actions, backup_cmds, health_cmds
 from starter.context import Ctx, console, context, emit, fail, run, run_async
 from starter.dev import dev_app
 from starter.keys import keys_app
+from starter.service_cmds import service_app
 
 app = typer.Typer(help="byok-vault: tenant-owned KMS keys for backups.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(dev_app, name="dev")
 app.add_typer(keys_app, name="keys")
+app.add_typer(service_app, name="service")
 backup_cmds.register(app)
 health_cmds.register(app)
 

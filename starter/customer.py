@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from byok import cfn
+from byok import cfn, template_store
 from byok.errors import AwsError, InvalidInput
 from byok.settings import Settings
 
@@ -31,14 +31,15 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
     region = settings.control_plane_region
     cf = tenant_session(account_id).client("cloudformation", region_name=region,
                                            endpoint_url=settings.aws_endpoint_url or None)
-    body = template_body or cfn.render_template(version, settings.service_role_arn,
-                                                settings.callback_topic_arn)
+    # As the tenant does: our published S3 URL (quick-create link), or their own edit.
+    source = {"TemplateBody": template_body} if template_body else \
+        {"TemplateURL": template_store.url(settings, version)}
     params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token}
     if version >= cfn.CURRENT_TEMPLATE_VERSION:
         params["UserMultiRegionCMKKeyId"] = existing_key
     # An upgrade updates the tenant's existing byok-vault stack, whatever it was named.
     name = stack_name or (_existing_stack(cf) if upgrade else "") or f"byok-vault-{account_id}"
-    kwargs = {"StackName": name, "TemplateBody": body, "Capabilities": ["CAPABILITY_NAMED_IAM"],
+    kwargs = {"StackName": name, **source, "Capabilities": ["CAPABILITY_NAMED_IAM"],
               "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]}
     try:
         (cf.update_stack if upgrade else cf.create_stack)(**kwargs)

@@ -59,7 +59,8 @@ class Ops:
     async def upgrade_stack(self, issued: dict) -> None:
         payload = await asyncio.to_thread(
             deploy_stack, self.settings, account_id=issued["account_native_id"],
-            token=issued["token"], external_id=issued["external_id"], upgrade=True)
+            token=issued["token"], external_id=issued["external_id"], upgrade=True,
+            wait=False)
         await actions.deliver_callback(self.env.client, self.engine, payload)
 
     async def result(self) -> Any:
