@@ -20,7 +20,7 @@ from byok.errors import ByokError
 from byok.models import EnableToken, KeyBinding
 from byok.settings import Settings
 from starter import actions
-from starter.customer import deploy_stack
+from starter.customer import deploy_stack, tenant_session
 from starter.legacy import LegacyTenant, create_legacy_tenant
 from tests.conftest import TENANT_ACCOUNT
 from tests.workflows.conftest import REGIONS
@@ -185,3 +185,20 @@ async def test_legacy_key_lost_after_migration_is_detected_with_its_own_blast_ra
     # New backups continue on the new key, which is healthy.
     more = await ops.backup(b"still going" * 300, tmp_path)
     assert more["key_arn"] == view.key_arn and new["key_arn"] == view.key_arn
+
+
+async def test_upgraded_stack_reports_through_the_queue_and_completes_on_our_answer(
+        ops: Ops, consumer: Any, legacy: LegacyTenant, engine: Engine, settings: Settings,
+        localaws: Any) -> None:
+    issued = await ops.migrate()
+    report = await asyncio.to_thread(
+        deploy_stack, settings, account_id=TENANT_ACCOUNT, token=issued["token"],
+        external_id=issued["external_id"], upgrade=True)  # waits for our answer
+    view = await ops.result()
+    assert view.state == "Enabled" and view.stack_version == 2, view
+    cf = tenant_session(TENANT_ACCOUNT).client("cloudformation", region_name="us-east-1",
+                                               endpoint_url=settings.aws_endpoint_url)
+    assert cf.describe_stacks()["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    answers = [r["response"] for r in localaws.cfn_responses() if r["used"]]
+    assert [a["Status"] for a in answers] == ["SUCCESS"]
+    assert answers[0]["Data"]["RoleArn"] == report["role_arn"]
