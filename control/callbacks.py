@@ -128,9 +128,6 @@ async def _refuse(engine: Engine, settings: Settings, request: StackRequest,
                   tenant_id: str | None, reason: str) -> Outcome:
     """FAILED with the reason (the tenant reads it in the stack's events), audited; the
     refused request changed nothing else (its transaction was rolled back)."""
-    # A refused PUT: the stack stopped waiting, nothing left to tell it.
-    with contextlib.suppress(stack_reply.ReplyRefused):
-        await _reply(settings, request, "FAILED", reason)
     details = {"request_type": request.request_type, "stack_account": request.account_id,
                "region": request.region, "reason": reason}
     if tenant_id:
@@ -140,6 +137,10 @@ async def _refuse(engine: Engine, settings: Settings, request: StackRequest,
                          event_key=f"callback-refused/{request.request_id}")
     else:
         log.warning("stack request refused (no tenant): %s", details)
+    # Audited first (keyed: a retry records it once), then answered.
+    # A refused PUT: the stack stopped waiting, nothing left to tell it.
+    with contextlib.suppress(stack_reply.ReplyRefused):
+        await _reply(settings, request, "FAILED", reason)
     return Outcome(tenant_id, delivered=False, answered="FAILED", reason=reason)
 
 
@@ -148,8 +149,6 @@ async def _answer_delete(engine: Engine, settings: Settings, request: StackReque
     can never be deleted. The binding, if any, is not touched (key health notices a lost
     role or key)."""
     tenant_id = _tenant_of(engine, request.properties.get("token", ""))
-    with contextlib.suppress(stack_reply.ReplyRefused):
-        await _reply(settings, request, "SUCCESS", "")
     if tenant_id:
         with session_scope(engine) as session:
             audit.append(session, tenant_id=tenant_id, actor="stack",
@@ -157,4 +156,6 @@ async def _answer_delete(engine: Engine, settings: Settings, request: StackReque
                          details={"stack_account": request.account_id,
                                   "region": request.region},
                          event_key=f"stack-deleted/{request.request_id}")
+    with contextlib.suppress(stack_reply.ReplyRefused):
+        await _reply(settings, request, "SUCCESS", "")
     return Outcome(tenant_id, delivered=False, answered="SUCCESS")

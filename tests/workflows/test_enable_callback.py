@@ -44,6 +44,16 @@ def _answers(localaws: Any) -> list[dict[str, Any]]:
     return [r for r in localaws.cfn_responses() if r["used"]]
 
 
+async def _until_answered(localaws: Any, request_type: str) -> list[dict[str, Any]]:
+    """The answers so far, once one for a request of this type arrived (the consumer answers
+    a rollback's Delete after the stack is already gone)."""
+    for _ in range(100):
+        if any(a["request_type"] == request_type for a in _answers(localaws)):
+            break
+        await asyncio.sleep(0.1)
+    return _answers(localaws)
+
+
 async def _refused_deploy(deploy: Any, issued: Any, **kwargs: Any) -> str:
     with pytest.raises(AwsError) as err:
         await deploy(issued, wait=True, **kwargs)
@@ -134,7 +144,7 @@ async def test_unusable_key_is_answered_failed_and_nothing_is_frozen(
     assert view.error_message and view.error_message in message
     assert _stack(settings, STACK)["StackStatus"] == "ROLLBACK_COMPLETE"
     assert bindings(engine, tenant) == []
-    statuses = [a["response"]["Status"] for a in _answers(localaws)]
+    statuses = [a["response"]["Status"] for a in await _until_answered(localaws, "Delete")]
     # The Create answered FAILED once; the rollback's Delete always SUCCESS.
     assert statuses[0] == "FAILED" and Counter(statuses) == Counter(FAILED=1, SUCCESS=1)
 
@@ -201,11 +211,8 @@ async def test_delete_is_always_answered_success(
     cf = tenant_client(settings, "cloudformation")
     name = cf.describe_stacks()["Stacks"][0]["StackName"]
     await asyncio.to_thread(cf.delete_stack, StackName=name)
-    for _ in range(100):
-        if any(a["request_type"] == "Delete" for a in _answers(localaws)):
-            break
-        await asyncio.sleep(0.1)
-    delete = [a for a in _answers(localaws) if a["request_type"] == "Delete"]
+    delete = [a for a in await _until_answered(localaws, "Delete")
+              if a["request_type"] == "Delete"]
     assert [a["response"]["Status"] for a in delete] == ["SUCCESS"]
     assert audit_actions(engine, tenant)["wallet.stack_deleted"] == 1
     assert len(bindings(engine, tenant)) == 1  # the binding stays; key health watches it
