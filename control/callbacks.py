@@ -34,6 +34,8 @@ from workflows.enable_byok import EnableByokWorkflow
 
 log = logging.getLogger(__name__)
 
+UPDATE_TIMEOUT_SECONDS = 30  # well inside the queue's 60 s visibility timeout
+
 
 @dataclass
 class Outcome:
@@ -55,11 +57,13 @@ async def hand_over(client: Client, workflow_id: str, callback: StackCallback,
                     update_id: str | None = None) -> None:
     """Update the waiting workflow; returns once it holds the report. NOT_FOUND (no such run,
     or it has finished) is raised as NotFound; a refusal by its validator as Conflict; any
-    other error propagates (the caller retries)."""
+    other error, or no worker answering in time (TimeoutError), propagates: retry later."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        await handle.execute_update(EnableByokWorkflow.deliver_stack_callback, callback,
-                                    id=update_id)
+        # Bounded: with no worker up the update waits; the message then comes back later.
+        await asyncio.wait_for(handle.execute_update(
+            EnableByokWorkflow.deliver_stack_callback, callback, id=update_id),
+            timeout=UPDATE_TIMEOUT_SECONDS)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         raise Conflict(str(getattr(cause, "message", cause)), code="CALLBACK_REFUSED") from None

@@ -141,10 +141,11 @@ async def test_migration_resumes_after_worker_restart(
     with ThreadPoolExecutor(8) as pool:
         async with worker_without_cache(pool):
             issued = await ops.migrate()
-    # The worker is gone while the workflow waits for the stack; a new one takes over.
-    await ops.upgrade_stack(issued)
+    # The worker is gone while the workflow waits for the stack; a new one takes over (the
+    # report is delivered by update, which a running worker acknowledges).
     with ThreadPoolExecutor(8) as pool:
         async with worker_without_cache(pool):
+            await ops.upgrade_stack(issued)
             view = await ops.result()
     assert view.state == "Enabled" and view.stack_version == 2
 
