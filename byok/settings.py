@@ -66,7 +66,9 @@ class Settings(BaseSettings):
     tenant_role_name_pattern: str = Field(default="ByokVault*",
                                           pattern=r"^[A-Za-z0-9_+=,.@*-]{1,64}$")
     callback_max_receive_count: int = Field(default=5, ge=1, le=1000)
-    template_bucket: str = ""  # empty = templates are not hosted on S3
+    # Tenant templates are published here (`byok service publish-templates`); CloudFormation
+    # only takes S3 URLs.
+    template_bucket: str = "byok-vault-templates"
     template_prefix: str = Field(default="templates/", pattern=r"^[A-Za-z0-9._-]+/$")
     vault_bucket: str = "byok-vault-backups"
     vault_backend: str = Field(default="file", pattern="^(file|s3)$")
