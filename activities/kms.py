@@ -186,9 +186,10 @@ class KmsActivities:
 
     def _replicate(self, primary: Any, inp: ReplicaInput, key_id: str) -> None:
         try:
+            # No Tags: tagging a replica needs kms:TagResource on any key, more than the
+            # tenant's role grants.
             primary.replicate_key(KeyId=inp.primary_key_arn, ReplicaRegion=inp.region,
-                                  Description="byok-vault replica", Tags=[
-                                      {"TagKey": "byok-vault:tenant", "TagValue": inp.tenant_id}])
+                                  Description="byok-vault replica")
         except ClientError as exc:
             code = error_code(exc)
             if code == "AlreadyExistsException":

@@ -33,7 +33,7 @@ class CallbackConsumer:
     def queue_url(self) -> str:
         if not self._url:
             self._url = str(self.sqs.get_queue_url(
-                QueueName=self.settings.callback_topic_name)["QueueUrl"])
+                QueueName=self.settings.callback_queue_name)["QueueUrl"])
         return self._url
 
     async def poll_once(self, wait_seconds: int = WAIT_SECONDS) -> list[Outcome]:

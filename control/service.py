@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 
+from byok import service_policy
 from byok.aws import AwsClients, error_code
 from byok.default_key import ensure_default_key
 from byok.settings import Settings
@@ -38,11 +39,17 @@ def _ensure_role(aws: AwsClients, settings: Settings) -> None:
         iam.create_role(RoleName=settings.service_role_name,
                         AssumeRolePolicyDocument=json.dumps(trust),
                         Description="byok-vault control plane")
+    document = service_policy.service_role_policy(
+        account_id=settings.service_account_id, region=settings.control_plane_region,
+        queue_name=settings.callback_queue_name, vault_bucket=settings.vault_bucket)
+    iam.put_role_policy(RoleName=settings.service_role_name, PolicyName="ByokVaultService",
+                        PolicyDocument=json.dumps(document))
 
 
 def _ensure_callback_queue(aws: AwsClients, settings: Settings) -> None:
     """Tenants' stacks publish custom-resource requests to the topic; SNS delivers them to the
-    queue the consumer long-polls; a request that fails MAX_RECEIVES times goes to the DLQ."""
+    queue the consumer long-polls; a request received callback_max_receive_count times goes
+    to the dead-letter queue."""
     from control.callback_resources import ensure_callback_queue
 
     ensure_callback_queue(aws.base("sns"), aws.base("sqs"), settings)

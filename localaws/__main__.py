@@ -1,4 +1,4 @@
-"""python -m localaws [--host H] [--port P] [--verbose]: run localaws in the foreground.
+"""python -m localaws [--host H] [--port P] [--verbose] [--lax]: run localaws in the foreground.
 
 Quiet by default (only server errors are logged); --verbose logs every request."""
 
@@ -17,12 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--lax", action="store_true",
+                        help="skip authentication and IAM evaluation (speed experiments only)")
     args = parser.parse_args(argv)
 
     from .server import bind
 
     try:
-        server = bind(args.host, args.port, quiet=not args.verbose)
+        server = bind(args.host, args.port, quiet=not args.verbose, strict=not args.lax)
     except OSError as error:
         print(
             f"localaws: cannot listen on {args.host}:{args.port} ({error.strerror}); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,10 @@ OTHER_ACCOUNT = "777788889999"
 
 ROOT_KEY = re.compile(r"\d{12}")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+# The account a request acts in when it reaches another account's resource (a KMS key, topic or
+# queue its policy shares): set by the server around moto's handling of that one request.
+acting = threading.local()
 
 # Accounts closed through the control endpoint; checked on every request by the server.
 closed: set[str] = set()
@@ -23,13 +28,27 @@ closed: set[str] = set()
 _key_accounts: dict[str, tuple[str, str]] = {}
 
 
+ROOT_SECRET = "local"  # noqa: S105 - not a secret: the secret of every account's root key (documented in LOCALAWS.md)
+
+
 @dataclass(frozen=True)
 class Caller:
-    """The principal behind a request, as policies see it."""
+    """The principal behind a request, as policies see it: an account root, an IAM user, a
+    role session (role_arn set) or an AWS service principal (service set)."""
 
     account: str
     arn: str
     role_arn: str | None = None
+    service: str | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.service is None and self.arn.endswith(f":{self.account}:root")
+
+    @property
+    def principal_arn(self) -> str:
+        """aws:PrincipalArn: a session reports its role's ARN."""
+        return self.role_arn or self.arn
 
 
 def access_key_of(headers: Any) -> str | None:
@@ -110,6 +129,9 @@ def apply() -> None:
         return original_key(self)
 
     def get_current_account(self: BaseResponse) -> str:
+        override = getattr(acting, "account", None)
+        if override is not None:
+            return str(override)
         key = self.get_access_key()
         if ROOT_KEY.fullmatch(key):
             return key

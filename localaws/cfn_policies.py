@@ -15,7 +15,7 @@ from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.utils import get_partition
 
-from . import policy
+from . import conditions, policy
 
 
 def _document(value: Any) -> str:
@@ -236,7 +236,9 @@ def _update_bucket(original: Any) -> Any:
 
 # localaws stands in for AWS's HTTPS endpoints; clients reach it over plain HTTP only because
 # it is local, so a TLS-only bucket policy must not lock them out.
-_BUCKET_CONTEXT = {"aws:SecureTransport": "true"}
+def _bucket_context(key: str) -> list[str] | None:
+    # Requests reach localaws over loopback HTTP; they stand for AWS's TLS endpoints.
+    return ["true"] if key.lower() == "aws:securetransport" else None
 
 
 def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:
@@ -246,10 +248,10 @@ def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:
 
     if self.policy is None:
         return PermissionResult.NEUTRAL
-    doc = policy.load(self.policy.decode())
+    doc = json.loads(self.policy.decode())
     doc["Statement"] = [s for s in policy.as_list(doc.get("Statement"))
                         if "Condition" not in s
-                        or policy.conditions_hold(s, _BUCKET_CONTEXT) is True]
+                        or conditions.hold(s["Condition"], _bucket_context)]
     return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)
 
 

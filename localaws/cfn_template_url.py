@@ -10,7 +10,8 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.s3.models import s3_backends
 
-from . import accounts, cfn_custom, policy
+from . import accounts, authz, cfn_custom
+from .operations import Request
 
 _VIRTUAL = re.compile(r"^(?P<bucket>[a-z0-9.-]+)\.s3([.-][a-z0-9-]+)?\.amazonaws\.com$")
 _PATH = re.compile(r"^s3([.-][a-z0-9-]+)?\.amazonaws\.com$")
@@ -40,27 +41,14 @@ def locate(url: str) -> tuple[str, str] | None:
     return (bucket, key) if bucket and key else None
 
 
-def _may_read(owner: str, bucket: Any, key: str, caller: accounts.Caller) -> bool:
-    if caller.account == owner:
-        return True
+def _may_read(owner: str, bucket: Any, key: str, caller: accounts.Caller,
+              region: str) -> bool:
+    """As S3 decides GetObject: the caller's identity policies and the bucket policy."""
     document = getattr(bucket, "policy", None)
-    if not document:
-        return False
-    arn = f"arn:aws:s3:::{bucket.name}/{key}"
-    for statement in policy.as_list(policy.load(document.decode() if isinstance(
-            document, bytes) else document).get("Statement")):
-        resources = policy.as_list(statement.get("Resource"))
-        if not any(re.fullmatch(re.escape(str(r)).replace(r"\*", ".*"), arn) for r in resources):
-            continue
-        if not policy.action_matches(statement, "s3:GetObject"):
-            continue
-        if not policy.principal_matches(statement, caller) or statement.get("Condition"):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            return True
-    return False
+    check = authz.Check("s3:GetObject", f"arn:aws:s3:::{bucket.name}/{key}", owner,
+                        document.decode() if isinstance(document, bytes) else document)
+    req = Request("s3", "GetObject", {}, region, caller.account)
+    return authz.decide(caller, req, check) is None
 
 
 def read_template(self: CloudFormationResponse, template_url: str) -> str:
@@ -76,7 +64,7 @@ def read_template(self: CloudFormationResponse, template_url: str) -> str:
     access_key = accounts.access_key_of(self.headers) or ""
     caller = accounts.caller_of(access_key, self.current_account) if access_key else \
         accounts.Caller(self.current_account, f"arn:aws:iam::{self.current_account}:root")
-    if not _may_read(owner, bucket, key_name, caller):
+    if not _may_read(owner, bucket, key_name, caller, self.region):
         raise ValidationError(message=DENIED)
     obj = bucket.keys.get(key_name)
     if obj is None:

@@ -22,6 +22,7 @@ def apply() -> None:
             kms_deletion,
             kms_fixes,
             kms_guard,
+            sns_delivery,
             speed,
             sts_fixes,
         )
@@ -35,6 +36,7 @@ def apply() -> None:
         cfn_fixes.apply()
         from . import cfn_policies
         cfn_policies.apply()
+        sns_delivery.apply()
         speed.apply()
         _applied = True
 

@@ -1,4 +1,4 @@
-"""KMS request checks moto skips: key state, key-policy Deny, other accounts' keys by ARN."""
+"""KMS request checks moto skips: key state (policies are the gate's: authz.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.kms.models import Key
 from moto.kms.responses import KmsResponse
 
-from . import kms_deletion, kms_fixes, policy
-from .accounts import caller_of
+from . import kms_deletion, kms_fixes
 
 # response method -> (IAM action, which parameter names the key, key-state rule)
 CRYPTO = "crypto"
@@ -65,54 +64,16 @@ def _check_state(key: Key, rule: str | None) -> None:
         raise JsonRESTError("KMSInvalidStateException", f"{key.arn} is not pending deletion.")
 
 
-def _check_policy(response: KmsResponse, key: Key, action: str) -> None:
-    caller = caller_of(response.get_access_key(), response.current_account)
-    context = {
-        "aws:PrincipalArn": caller.role_arn or caller.arn,
-        "aws:PrincipalAccount": caller.account,
-    }
-    if policy.decide(key.policy, caller, action, context) == "deny":
-        raise JsonRESTError(
-            "AccessDeniedException",
-            f"User: {caller.arn} is not authorized to perform: {action} on resource: {key.arn} "
-            "with an explicit deny in a resource-based policy",
-        )
-
-
 def check(response: KmsResponse, method: str) -> None:
     action, param, rule = OPERATIONS[method]
     kms_deletion.sweep()
     checks = [(param, action)]
     if method == "re_encrypt":
         checks.append(("DestinationKeyId", "kms:ReEncryptTo"))
-    for name, act in checks:
+    for name, _action in checks:
         key = _key(response, name)
         if key is not None:
             _check_state(key, rule)
-            _check_policy(response, key, act)
-
-
-def _cross_account(response: KmsResponse, key_id: str) -> None:
-    """A key (or alias) ARN of another account: real KMS answers AccessDeniedException, not
-    NotFound, unless that key's policy grants the caller (cross-account grants: not modelled)."""
-    parts = key_id.split(":", 5) if key_id.startswith("arn:") else []
-    if len(parts) == 6 and parts[2] == "kms" and parts[4] != response.current_account:
-        caller = caller_of(response.get_access_key(), response.current_account)
-        action = f"kms:{response._get_action()}"
-        raise JsonRESTError(
-            "AccessDeniedException",
-            f"User: {caller.arn} is not authorized to perform: {action} on resource: {key_id} "
-            f"because no resource-based policy allows the {action} action",
-        )
-
-
-def _validator(original: Callable[[KmsResponse, str], None]) -> Callable[[KmsResponse, str], None]:
-    @functools.wraps(original)
-    def validate(self: KmsResponse, key_id: str) -> None:
-        _cross_account(self, key_id)
-        original(self, key_id)
-
-    return validate
 
 
 def _guarded(method: str, original: Callable[[KmsResponse], Any]) -> Callable[[KmsResponse], Any]:
@@ -130,8 +91,6 @@ def _guarded(method: str, original: Callable[[KmsResponse], Any]) -> Callable[[K
 def apply() -> None:
     for method in OPERATIONS:
         setattr(KmsResponse, method, _guarded(method, getattr(KmsResponse, method)))
-    # Stock moto denies DescribeKey for any Deny statement, whoever the principal; ours decides.
+    # Stock moto denies DescribeKey for any Deny statement, whoever the principal; key policies
+    # are evaluated, with the caller's identity policies, by the gate (gate.py, authz.py).
     KmsResponse._validate_key_policy = lambda self, key_id, action: None  # type: ignore[method-assign]
-    # Every operation naming a key goes through one of these (after kms_fixes replaced the first).
-    for name in ("_validate_cmk_id", "_validate_alias"):
-        setattr(KmsResponse, name, _validator(getattr(KmsResponse, name)))

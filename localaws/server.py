@@ -12,7 +12,18 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import accounts, cfn_custom, cfn_requests, clock, consistency, faults, fixes, kms_deletion
+from . import (
+    accounts,
+    cfn_custom,
+    cfn_requests,
+    clock,
+    consistency,
+    faults,
+    fixes,
+    gate,
+    kms_deletion,
+    sns_delivery,
+)
 from .control import LocalAwsControl
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -53,12 +64,15 @@ def _control(method: str, path: str, body: dict[str, Any]) -> Response:
 
 
 class LocalAwsApp:
-    """WSGI app: /_localaws/* is ours; every AWS request is checked, then handed to moto."""
+    """WSGI app: /_localaws/* is ours; every AWS request is checked, then handed to moto.
+    strict (the default): every signed request is authenticated and authorised (gate.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool = True) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         fixes.apply()
+        self.strict = strict
+        sns_delivery.enforced = strict  # moto's state is process-wide, and so is this switch
         self.moto = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -86,7 +100,14 @@ class LocalAwsApp:
         answer = self._intercept(environ, body)
         if answer is not None:
             return self._send(start_response, answer)
-        return self.moto(environ, start_response)
+        passed = gate.check(environ, body, self.strict)
+        if not isinstance(passed, gate.Passed):
+            return self._send(start_response, passed)
+        accounts.acting.account = passed.acting_account
+        try:
+            return self.moto(environ, start_response)
+        finally:
+            accounts.acting.account = None
 
     def _intercept(self, environ: dict[str, Any], body: bytes) -> Response | None:
         auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -134,7 +155,7 @@ class LocalAwsApp:
         return [body]
 
 
-def bind(host: str, port: int, quiet: bool = False) -> BaseWSGIServer:
+def bind(host: str, port: int, quiet: bool = False, strict: bool = True) -> BaseWSGIServer:
     """A threaded server for the app; raises OSError if the port is taken. Quiet: log only
     requests that failed with a server error (5xx); otherwise every request."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -150,7 +171,7 @@ def bind(host: str, port: int, quiet: bool = False) -> BaseWSGIServer:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
-    server = make_server(host, port, LocalAwsApp(), threaded=True, request_handler=Handler)
+    server = make_server(host, port, LocalAwsApp(strict), threaded=True, request_handler=Handler)
     cfn_custom.server_url = f"http://{host}:{server.server_port}"
     return server
 
@@ -158,15 +179,16 @@ def bind(host: str, port: int, quiet: bool = False) -> BaseWSGIServer:
 class LocalAws(LocalAwsControl):
     """localaws in a background thread of this process; the control methods work on it too."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
+                 strict: bool = True):
         super().__init__(f"http://{host}:{port}")
-        self.host, self.port, self.quiet = host, port, quiet
+        self.host, self.port, self.quiet, self.strict = host, port, quiet, strict
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> LocalAws:
         try:
-            self._server = bind(self.host, self.port, self.quiet)
+            self._server = bind(self.host, self.port, self.quiet, self.strict)
         except OSError as error:
             raise RuntimeError(
                 f"localaws cannot listen on {self.host}:{self.port}: {error}"

@@ -47,8 +47,15 @@ def seed_aws(settings: Settings, account: str, external_id: str,
         "Effect": "Allow", "Principal": {"AWS": settings.service_role_arn},
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}
-    role = _client(settings, account, "iam").create_role(
+    iam = _client(settings, account, "iam")
+    role = iam.create_role(
         RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    # What the template's role may do with the key (health checks use exactly this).
+    use = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": f"arn:aws:kms:*:{account}:key/{key['KeyId']}"}]}
+    iam.put_role_policy(RoleName=role_name, PolicyName="ByokVaultKeyAccess",
+                        PolicyDocument=json.dumps(use))
     return key["Arn"], role, replicas
 
 

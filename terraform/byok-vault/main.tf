@@ -93,25 +93,70 @@ data "aws_iam_policy_document" "key_access" {
   # The key and its replicas share one key id, so a region wildcard covers exactly this
   # key everywhere and nothing else.
   statement {
-    sid    = "UseAndReplicateTheKey"
+    sid    = "UseTheKey"
     effect = "Allow"
     actions = [
       "kms:DescribeKey",
-      "kms:GenerateDataKey*",
+      "kms:GenerateDataKey",
       "kms:Decrypt",
-      "kms:Encrypt",
-      "kms:ReplicateKey",
-      "kms:TagResource",
     ]
     resources = ["arn:${local.partition}:kms:*:${local.account_id}:key/${local.key_id}"]
   }
 
+  # Replicas only into the Regions byok-vault serves.
+  statement {
+    sid       = "ReplicateTheKey"
+    effect    = "Allow"
+    actions   = ["kms:ReplicateKey"]
+    resources = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/${local.key_id}"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ReplicaRegion"
+      values = [
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+      ]
+    }
+  }
+
   # Backups made before an upgrade from version 1 stay under the version 1 key (which that
-  # template tagged): the role keeps opening and checking it, never more.
+  # template tagged): the role keeps opening and checking it (a data-key round trip), never
+  # more.
   statement {
     sid       = "OpenLegacyBackups"
     effect    = "Allow"
-    actions   = ["kms:DescribeKey", "kms:Decrypt", "kms:Encrypt"]
+    actions   = ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"]
     resources = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"]
 
     condition {

@@ -10,8 +10,7 @@ from byok import cfn
 SERVICE_ROLE = "arn:aws:iam::444455556666:role/ByokVaultService"
 TOPIC = "arn:aws:sns:eu-west-1:444455556666:byok-vault-stack-callbacks"
 ROOT = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
-KEY_ACTIONS = {"kms:DescribeKey", "kms:GenerateDataKey*", "kms:Decrypt", "kms:Encrypt",
-               "kms:ReplicateKey", "kms:TagResource"}
+KEY_ACTIONS = {"kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"}
 MRK = "mrk-" + "0123456789abcdef" * 2
 
 
@@ -140,7 +139,7 @@ def test_trust_policy_is_exactly_the_service_role_with_external_id(doc):
     assert stmt["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
 
 
-LEGACY_ACTIONS = ["kms:DescribeKey", "kms:Decrypt", "kms:Encrypt"]
+LEGACY_ACTIONS = ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def test_role_actions_are_exactly_the_allowed_list(doc):
@@ -148,14 +147,15 @@ def test_role_actions_are_exactly_the_allowed_list(doc):
     assert all(s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s
                for s in stmts)
     granted = [a for s in stmts for a in actions(s)]
-    assert sorted(granted) == sorted([*KEY_ACTIONS, "kms:CreateKey", *LEGACY_ACTIONS])
+    assert sorted(granted) == sorted([*KEY_ACTIONS, "kms:ReplicateKey", "kms:CreateKey",
+                                      *LEGACY_ACTIONS])
     assert not any(a.endswith(":*") or a == "*" for a in granted)
     assert all(a.startswith("kms:") for a in granted)
     assert "ManagedPolicyArns" not in doc["Resources"]["Role"]["Properties"]
 
 
 def test_key_actions_are_scoped_to_the_key_in_any_region(doc):
-    [stmt] = [s for s in role_statements(doc) if s.get("Sid") == "UseAndReplicateTheKey"]
+    [stmt] = [s for s in role_statements(doc) if s.get("Sid") == "UseTheKey"]
     assert set(actions(stmt)) == KEY_ACTIONS
     assert "Condition" not in stmt
     for param in ("", MRK, f"arn:aws:kms:us-east-1:777788889999:key/{MRK}"):
@@ -163,6 +163,16 @@ def test_key_actions_are_scoped_to_the_key_in_any_region(doc):
         key_id = MRK if param else env["MultiRegionKey"]
         assert resolve(stmt["Resource"], doc, env) == (
             f"arn:aws:kms:*:777788889999:key/{key_id}")
+
+
+def test_replication_only_of_the_key_and_only_into_served_regions(doc):
+    from byok.regions import AWS_REGIONS
+
+    [stmt] = [s for s in role_statements(doc) if s.get("Sid") == "ReplicateTheKey"]
+    assert actions(stmt) == ["kms:ReplicateKey"]
+    assert set(stmt["Condition"]["StringEquals"]["kms:ReplicaRegion"]) == AWS_REGIONS
+    assert resolve(stmt["Resource"], doc, env_for(MRK)) == (
+        f"arn:aws:kms:us-east-1:777788889999:key/{MRK}")
 
 
 def test_legacy_keys_only_by_tag_and_only_to_open_them(doc):

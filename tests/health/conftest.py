@@ -96,7 +96,8 @@ def root(settings: Settings) -> Callable[..., Any]:
     """The tenant acting in its own account (root), to break and mend things."""
 
     def client(name: str, region: str = "us-east-1") -> Any:
-        return boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+        session = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local")
+        return session.client(
             name, region_name=region, endpoint_url=settings.aws_endpoint_url)
     return client
 

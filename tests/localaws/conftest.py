@@ -33,7 +33,7 @@ class Target:
         creds: dict[str, str] | None = None,
         retries: int = 0,
     ) -> Any:
-        keys = {"aws_access_key_id": account, "aws_secret_access_key": "secret"}
+        keys = {"aws_access_key_id": account, "aws_secret_access_key": "local"}
         if creds is not None:
             keys = {
                 "aws_access_key_id": creds["AccessKeyId"],

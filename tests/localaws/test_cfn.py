@@ -114,6 +114,12 @@ def test_custom_resource_with_sns_service_token(target: Target) -> None:
     topic = sns.create_topic(Name="byok-callback")["TopicArn"]
     queue = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    # SNS delivers only where the queue's policy lets this topic send.
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": queue_arn["Attributes"]["QueueArn"],
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]})})
     sns.subscribe(
         TopicArn=topic,
         Protocol="sqs",

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from byok.service_policy import queue_policy
 from localaws import SERVICE_ACCOUNT, TENANT_ACCOUNT, LocalAws
 
 from .conftest import Target
@@ -52,6 +53,9 @@ def _queue(target: Target, region: str = "us-east-1") -> tuple[str, Any, str]:
     topic = sns.create_topic(Name="callbacks")["TopicArn"]
     queue = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    # SNS delivers only where the queue's policy lets this topic send.
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(
+        queue_policy(arn["QueueArn"], topic))})
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
     return topic, sqs, queue
 

@@ -72,6 +72,10 @@ def test_role_chaining_matches_the_callers_role_arn(local: Target) -> None:
     service_role = iam.create_role(
         RoleName="Worker", AssumeRolePolicyDocument=_trust(SERVICE_ACCOUNT, None)
     )["Role"]["Arn"]
+    # Across accounts the caller's own policy must allow the AssumeRole too.
+    iam.put_role_policy(RoleName="Worker", PolicyName="assume", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ROLE_ARN}]}))
     _role(local, _trust(service_role))
     creds = local.client("sts", SERVICE_ACCOUNT).assume_role(
         RoleArn=service_role, RoleSessionName="worker"

@@ -81,6 +81,7 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
     from byok import crud
     from byok.db import session_scope
     from byok.health_messages import HealthCheckInput, SweepInput
+    from byok.messages import AnchorInput
     from control.backups import start_backup
     from control.enablement import deliver_callback, start_enable, start_migration
     from control.restores import run_restore
@@ -88,6 +89,7 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
     from starter.customer import deploy_stack, tenant_session
     from starter.legacy import create_legacy_tenant
     from tests.lazy import lazy
+    from workflows.audit_anchor import AuditAnchorWorkflow
     from workflows.health_sweep import HealthSweepWorkflow
     from workflows.key_health import KeyHealthWorkflow
 
@@ -168,6 +170,11 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
     await deliver_callback(engine, lazy(env.client), payload)
     await rec.result(migration_id)
     await rec.save("migration_complete", migration_id)
+
+    # The audit anchor the schedule runs.
+    await env.client.execute_workflow(AuditAnchorWorkflow.run, AnchorInput("recorder"),
+                                      id="replay-audit-anchor", task_queue=settings.task_queue)
+    await rec.save("audit_anchor", "replay-audit-anchor")
     await env.client.get_workflow_handle(waiting.workflow_id).terminate(reason="recorded")
 
 
@@ -198,7 +205,7 @@ async def record(out: Path = HISTORIES) -> list[str]:
     from byok.settings import load_settings
     from control.service import ensure_service_resources
     from localaws import LocalAws
-    from worker import WORKFLOWS, activities
+    from worker import TRANSFER_ACTIVITIES, WORKFLOWS, activities, activity_name
 
     # The process acts as the service's account on localaws, as the test fixtures do.
     os.environ.update(AWS_ACCESS_KEY_ID="111122223333", AWS_SECRET_ACCESS_KEY="local",
@@ -208,7 +215,8 @@ async def record(out: Path = HISTORIES) -> list[str]:
     venv_bin = HERE.parents[1] / ".venv" / "bin"
     with tempfile.TemporaryDirectory() as home, LocalAws() as aws_server:
         settings = load_settings(home=Path(home), aws_endpoint_url=aws_server.url,
-                                 task_queue="replay-recorder", public_url="http://byok.test")
+                                 task_queue="replay-recorder", public_url="http://byok.test",
+                                 health_schedule="off")
         engine = make_engine(settings.db_url)
         migrate(engine)
         aws = AwsClients(settings)
@@ -226,10 +234,14 @@ async def record(out: Path = HISTORIES) -> list[str]:
         acts = [a for a in acts if getattr(a, "__name__", "") not in gates]
         rec = Recorder(env, settings, engine, out)
         try:
+            all_acts = [*acts, *_gated(real, gates)]
+            moving = [a for a in all_acts if activity_name(a) in TRANSFER_ACTIVITIES]
             with ThreadPoolExecutor(max_workers=16) as executor:
                 async with Worker(env.client, task_queue=settings.task_queue,
-                                  workflows=WORKFLOWS, activities=[*acts, *_gated(real, gates)],
-                                  activity_executor=executor, max_concurrent_activities=16):
+                                  workflows=WORKFLOWS, activities=all_acts,
+                                  activity_executor=executor, max_concurrent_activities=16), \
+                        Worker(env.client, task_queue=settings.transfer_task_queue,
+                               activities=moving, activity_executor=executor):
                     await scenarios(rec, gates)
         finally:
             for gate in gates.values():

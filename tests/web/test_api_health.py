@@ -52,7 +52,7 @@ async def test_replica_disabled_is_degraded_in_that_region_only(
     assert first["health"]["state"] == "Healthy"
 
     replica = wallet["replica_key_arns"]["eu-west-1"]
-    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local").client(
         "kms", region_name="eu-west-1", endpoint_url=settings.aws_endpoint_url)
     kms.disable_key(KeyId=replica.rsplit("/", 1)[1])
     refreshed = await client.post(f"/api/v1/wallets/{tenant.id}/_refresh",

@@ -74,7 +74,7 @@ async def test_migration_refused_while_the_legacy_key_is_pending_deletion(
         client: httpx.AsyncClient, worker: Any, settings: Settings, engine: Engine,
         operator: dict[str, str]) -> None:
     legacy, tenant = await legacy_tenant(client, settings, engine, operator)
-    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local").client(
         "kms", region_name="us-east-1", endpoint_url=settings.aws_endpoint_url)
     kms.schedule_key_deletion(KeyId=legacy.key_arn.rsplit("/", 1)[1], PendingWindowInDays=7)
     resp = await client.post("/api/v1/wallet/_migrate", headers=tenant.headers)

@@ -87,7 +87,7 @@ async def test_legacy_tenant_upgrades_then_checks_key_health(
     assert restored.read_bytes() == b"legacy era" * 400
 
     # The tenant schedules the legacy key's deletion: the finding says what to do, by when.
-    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local").client(
         "kms", region_name="us-east-1", endpoint_url=settings.aws_endpoint_url)
     kms.schedule_key_deletion(KeyId=legacy.key_arn.rsplit("/", 1)[1], PendingWindowInDays=7)
     await page.get_by_role("navigation").get_by_role("link", name="Key health").click()

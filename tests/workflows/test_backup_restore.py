@@ -23,7 +23,7 @@ from tests.lazy import lazy
 
 
 def tenant_client(settings: Settings, name: str, region: str = "us-east-1") -> Any:
-    return boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+    return boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local").client(
         name, region_name=region, endpoint_url=settings.aws_endpoint_url)
 
 

@@ -4,6 +4,7 @@ enablement. Real workflows and activities against localaws."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -102,6 +103,15 @@ async def test_stack_with_an_unusable_existing_key(
     await terminate(temporal_env.client, again.workflow_id)
 
 
+def _grant_any_key(settings: Settings, role_arn: str) -> None:
+    document = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": f"arn:aws:kms:*:{TENANT_ACCOUNT}:key/*"}]}
+    tenant_client(settings, "iam").put_role_policy(
+        RoleName=role_arn.rsplit("/", 1)[-1], PolicyName="HandMadeStack",
+        PolicyDocument=json.dumps(document))
+
+
 def _single_region(settings: Settings) -> str:
     return str(create_key(settings, multi_region=False)["KeyId"])
 
@@ -127,10 +137,11 @@ async def test_callback_naming_an_unusable_key(
         temporal_env: Any, engine: Engine, settings: Settings, tenant: str, enable: Any,
         deploy: Any, setup: KeySetup, code: str, needles: tuple[str, ...]) -> None:
     """Keys the template's AllowedPattern cannot express reach us only in a callback that a
-    hand-made stack (or anything holding the token) sends."""
+    hand-made stack (or anything holding the token) sends; such a stack's role may use them."""
     key_id = await in_thread(setup, settings)
     issued = await enable(tenant)
     payload = await deploy(issued)
+    await in_thread(_grant_any_key, settings, payload["role_arn"])
     payload["multi_region_cmk_key_id"], payload["created_multi_region_cmk"] = key_id, "false"
     await deliver_callback(engine, lazy(temporal_env.client), payload)
     view = await result(temporal_env, issued.workflow_id)
@@ -178,7 +189,7 @@ async def test_existing_multi_region_primary_is_used_and_no_key_is_created(
 
 async def test_role_whose_trust_ignores_the_external_id_is_refused(
         temporal_env: Any, engine: Engine, settings: Settings, tenant: str, enable: Any) -> None:
-    role_arn = await in_thread(trust_without_external_id, settings, "LaxByokRole")
+    role_arn = await in_thread(trust_without_external_id, settings, "ByokVaultLaxRole")
     key = await in_thread(create_key, settings)
     issued = await enable(tenant)
     payload = {"request_type": "Create", "token": issued.token,

@@ -164,7 +164,7 @@ async def test_finished_enablement_answers_failed_and_changes_nothing(
 
 async def _queued_request(settings: Settings, aws: Any) -> Any:
     sqs = aws.service("sqs")
-    url = sqs.get_queue_url(QueueName=settings.callback_topic_name)["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=settings.callback_queue_name)["QueueUrl"]
     for _ in range(50):
         msgs = (await asyncio.to_thread(sqs.receive_message, QueueUrl=url,
                                         WaitTimeSeconds=1)).get("Messages", [])

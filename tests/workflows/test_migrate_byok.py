@@ -118,7 +118,7 @@ async def test_legacy_tenant_migrates_and_keeps_old_backups(
 async def test_migration_refused_while_legacy_key_pending_deletion(
         ops: Ops, worker: Any, legacy: LegacyTenant, settings: Settings,
         engine: Engine) -> None:
-    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local").client(
         "kms", region_name="us-east-1", endpoint_url=settings.aws_endpoint_url)
     kms.schedule_key_deletion(KeyId=legacy.key_arn.rsplit("/", 1)[1], PendingWindowInDays=7)
     with pytest.raises(ByokError) as info:
@@ -168,7 +168,7 @@ async def test_legacy_key_lost_after_migration_is_detected_with_its_own_blast_ra
     await ops.upgrade_stack(issued)
     view = await ops.result()
     new = await ops.backup(b"new" * 300, tmp_path)
-    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="x").client(
+    kms = boto3.Session(aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local").client(
         "kms", region_name="us-east-1", endpoint_url=settings.aws_endpoint_url)
     kms.disable_key(KeyId=legacy.key_arn.rsplit("/", 1)[1])
 

@@ -1,0 +1,94 @@
+"""The strict gate every AWS request passes before moto: authenticate, validate new policy
+documents, authorise. Lax mode (speed experiments only) skips authentication and authorisation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from . import authn, authz, denial, policy, resources
+from .accounts import Caller
+from .operations import Request
+
+# operation -> (parameter holding a policy document, policy kind), validated at creation.
+_DOCUMENTS = {
+    ("iam", "PutRolePolicy"): ("PolicyDocument", "identity"),
+    ("iam", "PutUserPolicy"): ("PolicyDocument", "identity"),
+    ("iam", "PutGroupPolicy"): ("PolicyDocument", "identity"),
+    ("iam", "CreatePolicy"): ("PolicyDocument", "identity"),
+    ("iam", "CreatePolicyVersion"): ("PolicyDocument", "identity"),
+    ("iam", "CreateRole"): ("AssumeRolePolicyDocument", "trust"),
+    ("iam", "UpdateAssumeRolePolicy"): ("PolicyDocument", "trust"),
+    ("kms", "CreateKey"): ("Policy", "resource"),
+    ("kms", "PutKeyPolicy"): ("Policy", "resource"),
+    ("kms", "ReplicateKey"): ("Policy", "resource"),
+}
+_MALFORMED = {"iam": "MalformedPolicyDocument", "kms": "MalformedPolicyDocumentException"}
+
+
+@dataclass
+class Passed:
+    """A request the gate let through; acting_account: serve it from that account."""
+
+    caller: Caller | None
+    acting_account: str | None = None
+
+
+def parse_request(environ: dict[str, Any], body: bytes, service: str, region: str,
+                  account: str) -> Request:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    params: dict[str, Any] = {}
+    if target:
+        operation = target.split(".")[-1]
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            params = {}
+    else:
+        form = {} if "json" in environ.get("CONTENT_TYPE", "") or service == "s3" else \
+            parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        merged = {**query, **form}
+        params = {k: v[0] for k, v in merged.items()}
+        operation = str(params.get("Action", ""))
+    return Request(service=service, operation=operation, params=params, region=region,
+                   account=account, partition=authn.partition_of(region),
+                   path=environ.get("PATH_INFO", "/"), method=environ["REQUEST_METHOD"],
+                   query=query)
+
+
+def _validate_documents(req: Request) -> None:
+    spec = _DOCUMENTS.get((req.service, req.operation))
+    if spec is None or req.params.get(spec[0]) in (None, ""):
+        return
+    try:
+        policy.parse(policy_text(req.params[spec[0]]), spec[1])
+    except policy.MalformedPolicy as error:
+        raise denial.LocalAwsError(str(error), _MALFORMED.get(req.service, "MalformedPolicy"),
+                                   400) from None
+
+
+def policy_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def check(environ: dict[str, Any], body: bytes, strict: bool) -> Passed | denial.Response:
+    """Passed, or the error response AWS would give."""
+    sig = authn.scope(environ)
+    if sig is None:
+        return Passed(None)  # unsigned (control endpoints, presigned replies): not evaluated
+    key, region, service = sig
+    try:
+        caller = authn.authenticate(environ, body) if strict else None
+        account = caller.account if caller is not None else key
+        req = parse_request(environ, body, service, region, account)
+        _validate_documents(req)
+        if caller is None:
+            return Passed(None)
+        checks = resources.checks_for(req)
+        authz.authorize(caller, req, checks)
+        return Passed(caller, resources.owner_of(req, checks))
+    except denial.LocalAwsError as error:
+        return denial.response(service, error)
