@@ -15,8 +15,6 @@ class EnableInput:
     token_expires_at: str  # ISO-8601 UTC, for people; the workflow's own deadline is below
     token_ttl_seconds: int
     requested_by: str = "tenant"
-    poll_initial_seconds: int = 30
-    poll_max_seconds: int = 900
     # Set by the run that continued as new: where its wait for the stack stood.
     resume: WaitState | None = None
     # A run continues as new past this many history events (Temporal's limit is 51,200).

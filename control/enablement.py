@@ -52,8 +52,7 @@ async def _start_stack_workflow(client: Any, engine: Engine, settings: Settings,
                                 code: str) -> Any:
     """Start the workflow that waits for this token's stack; one per tenant at a time."""
     inp = EnableInput(issued.tenant_id, issued.account_id, issued.expires_at.isoformat(),
-                      settings.token_ttl_days * 86400, actor, settings.poll_initial_seconds,
-                      settings.poll_max_seconds)
+                      settings.token_ttl_days * 86400, actor)
     try:
         return await client.start_workflow(
             run, inp, id=issued.workflow_id, task_queue=settings.task_queue,

@@ -87,13 +87,17 @@ class StackFlow:
                 CallbackActivities.reply, ReplyInput(request, status, reason, data or {}),
                 start_to_close_timeout=policies.SHORT, retry_policy=policies.AWS)
         except ActivityError as err:
+            if status != "SUCCESS":
+                # The failure is recorded anyway; unanswered, the stack times out and rolls back.
+                workflow.logger.warning("the stack's %s answer was not sent: %s", status,
+                                        err.cause)
+                return
             failure = permanent_failure(err)
-            if failure is None:
-                raise
-            if status == "SUCCESS":
-                raise FlowFailed("STACK_REPLY_REFUSED", "CloudFormation no longer accepts our "
-                                 "answer for this stack (it timed out waiting); delete the "
-                                 "stack and start again") from None
+            if failure is None:  # retries ran out: end in Error, never half answered
+                raise FlowFailed(*exhausted(err)) from None
+            raise FlowFailed("STACK_REPLY_REFUSED", "CloudFormation no longer accepts our "
+                             "answer for this stack (it timed out waiting); delete the "
+                             "stack and start again") from None
 
     async def wallet(self, **fields: Any) -> None:
         await workflow.execute_activity_method(

@@ -68,14 +68,10 @@ def deploy(settings: Settings) -> Callable[..., Any]:
 async def consumer(temporal_env: Any, engine: Engine, settings: Settings, aws: Any,
                    worker: Any) -> AsyncIterator[Any]:
     """The stack-callback consumer long-polling the queue, as `byok consumer` runs it."""
-    from control.consumer import CallbackConsumer
+    from tests.workflows.enable_helpers import consuming
 
-    running = CallbackConsumer(temporal_env.client, engine, settings, aws.service("sqs"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(running.run(stop, wait_seconds=1))
-    yield running
-    stop.set()
-    await task
+    async with consuming(temporal_env.client, engine, settings, aws) as running:
+        yield running
 
 
 @pytest.fixture
