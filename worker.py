@@ -17,8 +17,8 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from activities.audit import AuditActivities
+from activities.callbacks import CallbackActivities
 from activities.catalog import CatalogActivities
-from activities.cloudformation import CloudFormationActivities
 from activities.health import KeyHealthActivities
 from activities.health_schedule import HealthScheduleActivities
 from activities.kms import KmsActivities
@@ -70,7 +70,7 @@ def activities(settings: Settings, engine: Engine, aws: AwsClients) -> list[Call
         CatalogActivities(engine, settings),
         StsActivities(aws, engine),
         KmsActivities(aws, engine),
-        CloudFormationActivities(aws, engine, settings),
+        CallbackActivities(settings),
         VaultActivities(aws, engine, settings, vault_store(settings, aws), key_cache(settings)),
         KeyHealthActivities(aws, engine, settings, vault_store(settings, aws)),
         NotifyActivities(engine, settings),

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from byok import audit, cfn, crud
+from byok import audit, cfn, crud, template_store
 from byok.errors import Conflict, InvalidInput, Unauthorized
 from byok.messages import StackCallback
 from byok.models import EnableToken, KeyBinding, Tenant, Wallet, utcnow
@@ -59,7 +59,9 @@ class Issued:
 
 
 def template_url(settings: Settings, version: int = cfn.CURRENT_TEMPLATE_VERSION) -> str:
-    return f"{settings.public_url.rstrip('/')}/api/v1/templates/byok-v{version}.yaml"
+    """The published S3 URL (CloudFormation takes no other); the web app's
+    /api/v1/templates route serves a copy for reading only."""
+    return template_store.url(settings, version)
 
 
 def binding(session: Session, tenant_id: str) -> KeyBinding | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from byok.custom_resource import StackRequest
+
 
 @dataclass
 class EnableInput:
@@ -13,8 +15,6 @@ class EnableInput:
     token_expires_at: str  # ISO-8601 UTC, for people; the workflow's own deadline is below
     token_ttl_seconds: int
     requested_by: str = "tenant"
-    poll_initial_seconds: int = 30
-    poll_max_seconds: int = 900
     # Set by the run that continued as new: where its wait for the stack stood.
     resume: WaitState | None = None
     # A run continues as new past this many history events (Temporal's limit is 51,200).
@@ -26,10 +26,7 @@ class WaitState:
     """The wait for the stack, carried from one run to the next by continue-as-new."""
 
     deadline: str  # ISO-8601 UTC: the token's expiry on the workflow's clock
-    attempt: int
-    delay_seconds: float
-    role_found: bool = False
-    callback: StackCallback | None = None
+    callback: StackCallback | None = None  # a report this run received, not yet acted on
 
 
 @dataclass
@@ -44,7 +41,9 @@ class StackCallback:
     multi_region_cmk_key_id: str
     created_multi_region_cmk: bool
     template_version: int
-    source: str = "callback"  # or "poll"
+    source: str = "callback"  # "queue" when it came through SNS and SQS
+    # The custom-resource request it came in (None on the HTTP route): what we answer.
+    request: StackRequest | None = None
 
 
 @dataclass
@@ -79,19 +78,6 @@ class Preflight:
     # The template version this release offers, recorded in history by the activity so that
     # a migration never branches on a constant the next release changes (0: an older run).
     template_version: int = 0
-
-
-@dataclass
-class PollInput:
-    tenant_id: str
-    account_id: str
-    attempt: int
-
-
-@dataclass
-class PollResult:
-    callback: StackCallback | None = None
-    role_found: bool = False
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from byok.errors import InvalidSettings
@@ -68,17 +68,15 @@ class Settings(BaseSettings):
     tenant_role_name_pattern: str = Field(default="ByokVault*",
                                           pattern=r"^[A-Za-z0-9_+=,.@*-]{1,64}$")
     callback_max_receive_count: int = Field(default=5, ge=1, le=1000)
-    template_bucket: str = ""  # empty = templates are not hosted on S3
+    # Tenant templates are published here (`byok service publish-templates`); CloudFormation
+    # only takes S3 URLs.
+    template_bucket: str = "byok-vault-templates"
     template_prefix: str = Field(default="templates/", pattern=r"^[A-Za-z0-9._-]+/$")
     vault_bucket: str = "byok-vault-backups"
     vault_backend: str = Field(default="file", pattern="^(file|s3)$")
     default_key_alias: str = "alias/byok-vault-default"
 
     token_ttl_days: int = Field(default=7, ge=1, le=90)
-    # Bounded so that no setting can make a workflow's cost or history run away: a 90-day
-    # token polled every minute is 129,600 polls, spread over runs that continue as new.
-    poll_initial_seconds: int = Field(default=30, ge=5, le=86400)
-    poll_max_seconds: int = Field(default=900, ge=60, le=86400)
     # How long a just-created role, key or replica may answer NotFound/AccessDenied before
     # that answer is taken as final (AWS's eventual consistency).
     aws_consistency_seconds: float = Field(default=30, ge=0, le=300)
@@ -116,14 +114,6 @@ class Settings(BaseSettings):
     @classmethod
     def _keys(cls, v: str) -> str:
         parse_keys(v)  # the error's location names the variable
-        return v
-
-    @field_validator("poll_max_seconds")
-    @classmethod
-    def _poll_order(cls, v: int, info: ValidationInfo) -> int:
-        first = info.data.get("poll_initial_seconds")
-        if first is not None and first > v:
-            raise ValueError(f"must be at least BYOK_POLL_INITIAL_SECONDS ({first})")
         return v
 
     @field_validator("control_plane_region")

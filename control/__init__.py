@@ -1,4 +1,4 @@
-"""The use cases the CLI and the web app both call: input checked first, then Temporal."""
+"""The use cases the CLI, the web app and the queue consumer share: input checked, then Temporal."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from byok import cfn, crud, enablement, migration
 from byok.db import session_scope
@@ -17,6 +16,7 @@ from byok.messages import EnableInput
 from byok.models import Wallet
 from byok.settings import Settings
 from control import Temporal
+from control.callbacks import hand_over
 from control.results import CallbackAccepted
 from workflows.enable_byok import EnableByokWorkflow
 from workflows.migrate_byok import MigrateByokWorkflow
@@ -52,8 +52,7 @@ async def _start_stack_workflow(client: Any, engine: Engine, settings: Settings,
                                 code: str) -> Any:
     """Start the workflow that waits for this token's stack; one per tenant at a time."""
     inp = EnableInput(issued.tenant_id, issued.account_id, issued.expires_at.isoformat(),
-                      settings.token_ttl_days * 86400, actor, settings.poll_initial_seconds,
-                      settings.poll_max_seconds)
+                      settings.token_ttl_days * 86400, actor)
     try:
         return await client.start_workflow(
             run, inp, id=issued.workflow_id, task_queue=settings.task_queue,
@@ -67,17 +66,17 @@ async def _start_stack_workflow(client: Any, engine: Engine, settings: Settings,
 
 async def deliver_callback(engine: Engine, temporal: Temporal,
                            payload: dict[str, Any]) -> CallbackAccepted:
-    """Authenticate a stack callback by its token and hand it to the waiting workflow."""
+    """Authenticate a report by its token and hand it to the waiting workflow (the HTTP
+    route). The token is committed as used only once the workflow holds the report."""
     with session_scope(engine) as session:
         row, callback, replayed = enablement.accept_callback(session, payload)
         tenant_id, workflow_id = row.tenant_id, row.workflow_id
-    handle = (await temporal()).get_workflow_handle(workflow_id)
-    try:
-        await handle.signal(EnableByokWorkflow.stack_callback, callback)
-    except RPCError:
-        # The workflow already finished (a replay after Enabled): nothing left to deliver.
-        if not replayed:
-            raise
+        try:
+            await hand_over(await temporal(), workflow_id, callback)
+        except NotFound:
+            # Only a replay may find the run finished: it received this report before.
+            if not replayed:
+                raise
     return {"tenant_id": tenant_id, "accepted": True, "replayed": replayed}
 
 

@@ -19,6 +19,9 @@ def ensure_service_resources(aws: AwsClients, settings: Settings,
     _ensure_role(aws, settings)
     _ensure_callback_queue(aws, settings)
     _ensure_bucket(aws, settings)
+    from control.templates import publish_templates
+
+    publish_templates(aws.base("s3"), settings)
     for region in {settings.control_plane_region, *regions}:
         ensure_default_key(aws, settings, region)
 
@@ -38,26 +41,18 @@ def _ensure_role(aws: AwsClients, settings: Settings) -> None:
                         Description="byok-vault control plane")
     document = service_policy.service_role_policy(
         account_id=settings.service_account_id, region=settings.control_plane_region,
-        queue_name=settings.callback_topic_name, vault_bucket=settings.vault_bucket)
+        queue_name=settings.callback_queue_name, vault_bucket=settings.vault_bucket)
     iam.put_role_policy(RoleName=settings.service_role_name, PolicyName="ByokVaultService",
                         PolicyDocument=json.dumps(document))
 
 
 def _ensure_callback_queue(aws: AwsClients, settings: Settings) -> None:
-    """Stacks' custom resources publish to the topic; the queue lets us poll if a callback is
-    lost."""
-    sns, sqs = aws.base("sns"), aws.base("sqs")
-    topic = sns.create_topic(Name=settings.callback_topic_name)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=settings.callback_topic_name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
-                             AttributeValue=json.dumps(service_policy.topic_policy(topic)))
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={
-        "Policy": json.dumps(service_policy.queue_policy(queue_arn, topic))})
-    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    if not any(s["Endpoint"] == queue_arn for s in subs):
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    """Tenants' stacks publish custom-resource requests to the topic; SNS delivers them to the
+    queue the consumer long-polls; a request received callback_max_receive_count times goes
+    to the dead-letter queue."""
+    from control.callback_resources import ensure_callback_queue
+
+    ensure_callback_queue(aws.base("sns"), aws.base("sqs"), settings)
 
 
 def _ensure_bucket(aws: AwsClients, settings: Settings) -> None:

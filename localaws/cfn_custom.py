@@ -1,4 +1,5 @@
-"""CloudFormation custom resources whose ServiceToken is an SNS topic (moto only knows Lambda)."""
+"""CloudFormation custom resources whose ServiceToken is an SNS topic, run as AWS runs them:
+the request goes to the topic and the resource waits for a response PUT to its ResponseURL."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import threading
 from typing import Any
 
 from moto.cloudformation.custom_model import CustomModel
+from moto.cloudformation.models import Stack
 from moto.moto_api._internal import mock_random
 from moto.sns.models import sns_backends
+
+from . import cfn_requests
+from .cfn_requests import Request
 
 # Base URL of this server, set when it starts: the ResponseURL a responder may PUT to.
 server_url = "http://127.0.0.1:4566"
 
 
 class SnsCustomResource(CustomModel):
-    """Created at once with a physical id; each request (Create/Update/Delete) goes to the topic."""
+    """In progress until its request is answered; each request (Create/Update/Delete) goes to
+    the topic."""
 
     def __init__(
         self,
@@ -25,20 +31,26 @@ class SnsCustomResource(CustomModel):
         stack_id: str,
         resource_type: str,
         properties: dict[str, Any],
+        account_id: str,
     ):
         super().__init__(region_name, str(mock_random.uuid4()), logical_id, resource_name)
         self.stack_id, self.resource_type, self.properties = stack_id, resource_type, properties
-        self._finished = True
+        self.account_id = account_id
+        self.physical_id = ""
 
-    def send(self, request_type: str, old: dict[str, Any] | None = None) -> None:
-        token = self.properties["ServiceToken"]
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id or self.resource_name
+
+    def send(self, request_type: str, old: dict[str, Any] | None = None) -> Request:
+        token = str(self.properties["ServiceToken"])
+        request = cfn_requests.new_request(self, request_type, server_url, old)
         event: dict[str, Any] = {
             "RequestType": request_type,
             "ServiceToken": token,
-            "ResponseURL": f"{server_url}/cloudformation_{self.region_name}/cfnresponse"
-            f"?stack={self.stack_id}",
+            "ResponseURL": request.response_url,
             "StackId": self.stack_id,
-            "RequestId": str(mock_random.uuid4()),
+            "RequestId": request.request_id,
             "LogicalResourceId": self.logical_id,
             "ResourceType": self.resource_type,
             "ResourceProperties": self.properties,
@@ -47,19 +59,38 @@ class SnsCustomResource(CustomModel):
             event["PhysicalResourceId"] = self.physical_resource_id
         if old is not None:
             event["OldResourceProperties"] = old
-        _, _, _, region, account, _ = token.split(":", 5)
-        topic = sns_backends[account][region].topics.get(token)
-        if topic is not None:
-            # Delivered in the background, as AWS does: an HTTP subscriber may call us back.
-            threading.Thread(
-                target=topic.publish,
-                args=(json.dumps(event),),
-                kwargs={"subject": "AWS CloudFormation custom resource request"},
-                daemon=True,
-            ).start()
+        problem = _publish(token, self.region_name, json.dumps(event))
+        if problem:
+            # CloudFormation could not deliver the request: the resource fails at once.
+            request.immediate_failure = problem
+        return request
 
     def delete(self, account_id: str, region_name: str) -> None:
+        # AWS waits for the Delete's answer too; localaws sends it and deletes at once.
         self.send("Delete")
+
+
+def _publish(token: str, stack_region: str, message: str) -> str:
+    """Publish to the ServiceToken topic; the reason the request cannot be sent, or ''."""
+    parts = token.split(":", 5)
+    if len(parts) != 6:
+        return f"Invalid service token {token}"
+    region, account = parts[3], parts[4]
+    if region != stack_region:
+        # AWS only invokes a ServiceToken in the stack's own region.
+        return (f"Invalid service token {token}: a custom resource's SNS topic must be in "
+                f"the stack's region ({stack_region})")
+    topic = sns_backends[account][region].topics.get(token)
+    if topic is None:
+        return f"Failed to publish to {token}: the topic does not exist"
+    # Delivered in the background, as AWS does: an HTTP subscriber may call us back.
+    threading.Thread(
+        target=topic.publish,
+        args=(message,),
+        kwargs={"subject": "AWS CloudFormation custom resource request"},
+        daemon=True,
+    ).start()
+    return ""
 
 
 def _create(original: Any) -> Any:
@@ -81,6 +112,7 @@ def _create(original: Any) -> Any:
             kwargs["StackId"],
             kwargs["ResourceType"],
             props,
+            account_id,
         )
         resource.send("Create")
         return resource
@@ -99,12 +131,38 @@ def _update(
     # Stock moto has no update for custom resources and drops them from the stack.
     if isinstance(original_resource, SnsCustomResource):
         old = original_resource.properties
-        original_resource.properties = cloudformation_json["Properties"]
+        new = cloudformation_json["Properties"]
+        if new.get("ServiceToken") != old.get("ServiceToken"):
+            # AWS refuses this update of the resource; nothing is sent.
+            cfn_requests.refuse_update(original_resource, "Modifying service token is not "
+                                       "allowed.")
+            return original_resource
+        original_resource.properties = new
         original_resource.send("Update", old)
     return original_resource
+
+
+def _create_resources(original: Any) -> Any:
+    def create_resources(self: Stack) -> None:
+        original(self)
+        # A request that could not even be published fails its resource now.
+        cfn_requests.settle_immediate(self)
+
+    return create_resources
+
+
+def _stack_update(original: Any) -> Any:
+    def update(self: Stack, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        # moto marks the update complete at once; a pending request keeps it in progress.
+        cfn_requests.after_update(self)
+
+    return update
 
 
 def apply() -> None:
     original = CustomModel.create_from_cloudformation_json
     CustomModel.create_from_cloudformation_json = _create(original)  # type: ignore[method-assign]
     CustomModel.update_from_cloudformation_json = classmethod(_update)  # type: ignore[assignment]
+    Stack.create_resources = _create_resources(Stack.create_resources)  # type: ignore[method-assign]
+    Stack.update = _stack_update(Stack.update)  # type: ignore[method-assign]

@@ -83,3 +83,11 @@ class LocalAwsControl:
 
     def close_account(self, account: str) -> None:
         self._call("POST", "accounts/close", {"account": account})
+
+    def cfn_requests(self) -> list[dict[str, Any]]:
+        """Every custom-resource request sent so far (pending or settled)."""
+        return list(self._call("GET", "cfn/requests"))
+
+    def cfn_responses(self) -> list[dict[str, Any]]:
+        """Every response PUT to a ResponseURL, in order; `used` when CloudFormation read it."""
+        return list(self._call("GET", "cfn/responses"))

@@ -45,7 +45,7 @@ def reset_state() -> None:
     """Wipe moto's backends (all accounts and regions) and localaws's own state."""
     from moto.moto_api._internal.models import moto_api_backend
 
-    from . import accounts, clock, consistency, faults, kms_deletion
+    from . import accounts, cfn_requests, clock, consistency, faults, kms_deletion
 
     moto_api_backend.reset()
     accounts.closed.clear()
@@ -54,3 +54,4 @@ def reset_state() -> None:
     faults.clear()
     kms_deletion.reset()
     consistency.reset()
+    cfn_requests.reset()

@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from . import (
     accounts,
     cfn_custom,
+    cfn_requests,
     clock,
     consistency,
     faults,
@@ -46,12 +47,15 @@ def _control(method: str, path: str, body: dict[str, Any]) -> Response:
         )
         result = {"now": clock.advance(delta).isoformat() + "Z"}
         kms_deletion.sweep(full=True)
+        cfn_requests.sweep()
     elif path == "clock" and method == "GET":
         result = {"now": clock.now().isoformat() + "Z"}
     elif path == "consistency" and method == "POST":
         result = consistency.configure(body)
     elif path == "regions/disable" and method == "POST":
         consistency.disabled_regions.add((str(body["account"]), str(body["region"])))
+    elif path.startswith("cfn/"):
+        result = cfn_requests.control(method, path)
     elif path == "accounts/close" and method == "POST":
         accounts.closed.add(str(body["account"]))
     else:
@@ -76,6 +80,10 @@ class LocalAwsApp:
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
         path = environ.get("PATH_INFO", "")
+        if path.startswith(cfn_requests.RESPONSE_PATH):  # a custom resource's ResponseURL
+            return self._send(start_response, cfn_requests.handle(
+                environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body
+            ))
         if path.startswith("/_localaws/"):
             try:
                 spec = json.loads(body or b"{}")
@@ -132,6 +140,8 @@ class LocalAwsApp:
         if service == "kms":
             kms_deletion.sweep()
             consistency.sweep()
+        if service == "cloudformation":
+            cfn_requests.sweep()
         region = scope[2] if len(scope) > 2 else ""
         return consistency.check(service, operation, region, account, body, json_protocol)
 

@@ -1,23 +1,18 @@
 """The tenant's side on the embedded stack: deploy our stack in the tenant's account on
-localaws and build the callback its custom resource would send."""
+localaws. Its custom resource reports to us the way AWS runs it (SNS, SQS, our consumer), and
+the stack completes only when we answered."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from byok import cfn
+from byok import cfn, template_store
 from byok.errors import AwsError, InvalidInput
 from byok.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-    from control import Temporal
 
 
 def tenant_session(account_id: str) -> boto3.Session:
@@ -28,20 +23,23 @@ def tenant_session(account_id: str) -> boto3.Session:
 def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id: str,
                  existing_key: str = "", role_name: str = cfn.DEFAULT_ROLE_NAME,
                  version: int = cfn.CURRENT_TEMPLATE_VERSION, stack_name: str = "",
-                 upgrade: bool = False, template_body: str = "") -> dict[str, Any]:
-    """Create (or, with upgrade, update) the stack and return the callback payload.
-    template_body: a tenant's own edit of our template instead of the rendered one."""
+                 upgrade: bool = False, template_body: str = "",
+                 wait: bool = True) -> dict[str, Any]:
+    """Create (or, with upgrade, update) the stack; with wait, until CloudFormation finished
+    it (our answer to its custom resource decides). Returns what the stack reports, as its
+    custom resource sends it. template_body: the tenant's own edit of our template."""
     region = settings.control_plane_region
     cf = tenant_session(account_id).client("cloudformation", region_name=region,
                                            endpoint_url=settings.aws_endpoint_url or None)
-    body = template_body or cfn.render_template(version, settings.service_role_arn,
-                                                settings.callback_topic_arn)
+    # As the tenant does: our published S3 URL (quick-create link), or their own edit.
+    source = {"TemplateBody": template_body} if template_body else \
+        {"TemplateURL": template_store.url(settings, version)}
     params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token}
     if version >= cfn.CURRENT_TEMPLATE_VERSION:
         params["UserMultiRegionCMKKeyId"] = existing_key
     # An upgrade updates the tenant's existing byok-vault stack, whatever it was named.
     name = stack_name or (_existing_stack(cf) if upgrade else "") or f"byok-vault-{account_id}"
-    kwargs = {"StackName": name, "TemplateBody": body, "Capabilities": ["CAPABILITY_NAMED_IAM"],
+    kwargs = {"StackName": name, **source, "Capabilities": ["CAPABILITY_NAMED_IAM"],
               "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]}
     try:
         (cf.update_stack if upgrade else cf.create_stack)(**kwargs)
@@ -49,7 +47,7 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
         err = exc.response.get("Error", {})
         raise InvalidInput(f"CloudFormation refused the stack: {err.get('Message')}",
                            code="STACK_REJECTED") from None
-    stack = _wait(cf, name)
+    stack = _wait(cf, name) if wait else cf.describe_stacks(StackName=name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     key_arn = outputs.get("KeyArn", "")
     role_arn = outputs.get("RoleArn", "")
@@ -76,16 +74,26 @@ def _existing_stack(cf: Any) -> str:
 
 
 def _wait(cf: Any, name: str) -> dict[str, Any]:
-    for _ in range(120):
+    for _ in range(240):
         stack = cf.describe_stacks(StackName=name)["Stacks"][0]
         status = stack["StackStatus"]
         if status.endswith("_COMPLETE") and "ROLLBACK" not in status:
             return stack
         if status.endswith("FAILED") or "ROLLBACK" in status:
-            raise AwsError(f"stack {name} ended {status}: {stack.get('StackStatusReason', '')}",
+            if status.endswith("_IN_PROGRESS"):
+                time.sleep(0.2)
+                continue
+            raise AwsError(f"stack {name} ended {status}: {failure_reason(cf, name)}",
                            code="STACK_FAILED")
         time.sleep(0.5)
-    raise AwsError(f"stack {name} did not finish in 60 s", code="STACK_TIMEOUT")
+    raise AwsError(f"stack {name} did not finish in 120 s", code="STACK_TIMEOUT")
+
+
+def failure_reason(cf: Any, name: str) -> str:
+    """The reason of the stack's first failed resource (what the console shows the tenant)."""
+    events = cf.describe_stack_events(StackName=name)["StackEvents"]
+    failed = [e for e in events if e["ResourceStatus"].endswith("_FAILED")]
+    return str(failed[-1].get("ResourceStatusReason", "")) if failed else ""
 
 
 def _role_id(account_id: str, role_name: str, settings: Settings) -> str:
@@ -95,25 +103,3 @@ def _role_id(account_id: str, role_name: str, settings: Settings) -> str:
         return str(iam.get_role(RoleName=role_name)["Role"]["RoleId"])
     except ClientError:
         return ""
-
-
-async def send_callback(settings: Settings, engine: Engine, temporal: Temporal,
-                        payload: dict[str, Any]) -> tuple[Mapping[str, Any], str]:
-    """Send the stack's callback to the web app, as the custom resource would; with no web
-    app running (tests, CLI-only use), deliver it directly, as the web app would. Returns
-    the answer and how it went."""
-    import httpx
-
-    from control.enablement import deliver_callback
-
-    url = f"{settings.public_url.rstrip('/')}/api/v1/wallets/_post-process"
-    try:
-        resp = httpx.post(url, json=payload, timeout=30)
-    except httpx.TransportError:
-        return (await deliver_callback(engine, temporal, payload),
-                "direct delivery (web app not reachable)")
-    answer = resp.json()
-    if resp.status_code >= 400:
-        raise InvalidInput(f"the callback was refused ({resp.status_code}): {answer}",
-                           code="CALLBACK_REFUSED")
-    return answer, "web callback"

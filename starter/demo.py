@@ -13,7 +13,7 @@ from control.catalog import backup_view
 from control.restores import run_restore
 from control.wallet import wallet_status
 from starter.context import Ctx, console
-from starter.customer import deploy_stack, send_callback
+from starter.customer import deploy_stack
 
 DEMO_ACCOUNT = "444455556666"
 DEMO_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
@@ -36,11 +36,14 @@ async def _demo(ctx: Ctx) -> None:
                                            accept_immutable=True, actor="demo")
     console.print(f"2. enable: token issued (expires {issued.expires_at:%Y-%m-%d}), "
                   f"workflow {issued.workflow_id}")
-    payload = deploy_stack(settings, account_id=DEMO_ACCOUNT, token=issued.token,
-                           external_id=issued.external_id, stack_name=issued.stack_name)
+    # The stack completes only once we answered its custom resource (SNS -> SQS -> consumer
+    # -> workflow -> ResponseURL), after role and key were verified.
+    payload = await asyncio.to_thread(
+        deploy_stack, settings, account_id=DEMO_ACCOUNT, token=issued.token,
+        external_id=issued.external_id, stack_name=issued.stack_name)
     console.print(f"3. tenant deployed the stack: role {payload['role_arn']}")
-    await send_callback(settings, ctx.engine, ctx.temporal, payload)
-    console.print("4. the stack called back; verifying role and key, replicating ...")
+    console.print("4. the stack reported through the queue; role and key verified, "
+                  "replicating ...")
     deadline = time.monotonic() + 120
     while True:
         status = wallet_status(ctx.engine, settings, tenant.id)
@@ -84,10 +87,9 @@ async def _migration_demo(ctx: Ctx) -> None:
     issued = await enablement.start_migration(engine, settings, ctx.temporal,
                                               tenant=made.tenant_id, actor="demo")
     console.print("4. migration started: legacy key healthy, upgrade token issued")
-    payload = await asyncio.to_thread(
+    await asyncio.to_thread(
         deploy_stack, settings, account_id=DEMO_ACCOUNT, token=issued["token"],
         external_id=issued["external_id"], upgrade=True)
-    await send_callback(settings, engine, ctx.temporal, payload)
     console.print("5. the tenant updated the stack to v2; verifying and replicating ...")
     deadline = time.monotonic() + 120
     while (status := wallet_status(engine, settings, made.tenant_id))[

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from starter.context import console, context, emit, run, run_async
+from starter.context import console, context, emit, run
 
 dev_app = typer.Typer(help="Development helpers for the embedded stack.", no_args_is_help=True)
 
@@ -38,18 +39,23 @@ def customer_deploy(
     external_id: Annotated[str, typer.Option(help="ExternalId (default: the issued one).")] = "",
     role_name: Annotated[str, typer.Option(help="RoleName parameter.")] = "ByokVaultKMSRole",
     account: Annotated[str, typer.Option(help="Tenant account (default: the token's).")] = "",
+    template: Annotated[Path | None, typer.Option(
+        help="Deploy this edit of our template (e.g. a stricter role) instead of ours.",
+        exists=True, dir_okay=False, readable=True)] = None,
     upgrade: Annotated[bool, typer.Option("--upgrade", help="Update an existing stack.")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Deploy the stack in the tenant's account on localaws, then send the stack's callback."""
+    """Deploy the stack in the tenant's account on localaws, as the tenant would; its custom
+    resource reports through SNS and SQS, and the stack completes when byok-vault answered."""
     from byok import cfn, enablement
     from byok.db import session_scope
     from byok.errors import NotFound
     from byok.models import EnableToken
-    from starter.customer import deploy_stack, send_callback
+    from starter.customer import deploy_stack
+
     ctx = context()
 
-    async def body() -> None:
+    def body() -> None:
         with session_scope(ctx.engine) as session:
             row = session.get(EnableToken, enablement.hash_secret(token))
             if row is None and not (account and external_id):
@@ -59,10 +65,10 @@ def customer_deploy(
             ext = external_id or (row.external_id if row else "")
             # The stack name the quick-create and update links of this tenant carry.
             stack = cfn.stack_name_for(row.tenant_id) if row else ""
+        text = template.read_text(encoding="utf-8") if template else ""
         payload = deploy_stack(ctx.settings, account_id=acct, token=token, external_id=ext,
                                existing_key=existing_key, role_name=role_name, upgrade=upgrade,
-                               stack_name=stack)
-        result, via = await send_callback(ctx.settings, ctx.engine, ctx.temporal, payload)
-        emit({"stack": payload | {"token": "[hidden]"}, "callback": result}, as_json,
-             lambda: console.print(f"stack deployed in {acct}; callback sent by {via}"))
-    run_async(body)
+                               stack_name=stack, template_body=text)
+        emit({"stack": payload | {"token": "[hidden]"}}, as_json,
+             lambda: console.print(f"stack deployed in {acct} and answered by byok-vault"))
+    run(body)

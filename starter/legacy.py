@@ -3,6 +3,7 @@ the embedded stack: where every upgrading tenant starts."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -22,6 +23,16 @@ class LegacyTenant:
     role_arn: str
 
 
+def _answered_v1(settings: Settings) -> str:
+    """The v1 template without its Notify resource: in the field that request was answered
+    long ago by the service before this one; an upgrade to v2 adds Notify and reports to us."""
+    doc = cfn.parse_template(cfn.render_template(cfn.LEGACY_TEMPLATE_VERSION,
+                                                 settings.service_role_arn,
+                                                 settings.callback_topic_arn))
+    doc["Resources"].pop("Notify")
+    return json.dumps(doc)
+
+
 def create_legacy_tenant(settings: Settings, engine: Engine, *, name: str, account_id: str,
                          regions: list[str]) -> LegacyTenant:
     """A tenant whose v1 stack is deployed and whose v1 binding is frozen (stack_version 1)."""
@@ -33,7 +44,8 @@ def create_legacy_tenant(settings: Settings, engine: Engine, *, name: str, accou
     region = settings.control_plane_region
     payload = deploy_stack(settings, account_id=account_id, token=enablement.new_token(),
                            external_id=external_id, version=cfn.LEGACY_TEMPLATE_VERSION,
-                           stack_name=cfn.stack_name_for(tenant.id))
+                           stack_name=cfn.stack_name_for(tenant.id),
+                           template_body=_answered_v1(settings))
     key_arn = settings.key_arn(region, account_id, payload["multi_region_cmk_key_id"])
     with session_scope(engine) as session:
         session.add(KeyBinding(

@@ -1,7 +1,9 @@
-"""`byok service deploy` and `byok doctor`: the vendor's side of a deployment."""
+"""`byok service` (deploy, publish-templates, consumer) and `byok doctor`: the vendor's side
+of a deployment."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
@@ -57,3 +59,32 @@ def doctor(as_json: JsonOpt = False) -> None:
     emit([asdict(f) for f in findings], as_json, human)
     if not all(f.ok for f in findings):
         raise typer.Exit(1)
+
+
+@service_app.command("publish-templates")
+def publish(as_json: JsonOpt = False) -> None:
+    """Upload every tenant template version to the template bucket (content-addressed keys:
+    a published URL never changes what it serves)."""
+    from byok.aws import AwsClients
+    from control.templates import publish_templates
+    from starter.context import console, context, emit, run
+
+    ctx = context()
+
+    def body() -> None:
+        urls = publish_templates(AwsClients(ctx.settings).base("s3"), ctx.settings)
+
+        def show() -> None:
+            for version, url in urls.items():
+                console.print(f"template v{version}: {url}")
+        emit({f"v{v}": url for v, url in urls.items()}, as_json, show)
+    run(body)
+
+
+@service_app.command("consumer")
+def consumer() -> None:
+    """Long-poll the stack-callback queue and hand each request to its workflow (one of any
+    number of consumers; `byok up` starts one)."""
+    from control.consumer import main
+
+    asyncio.run(main())

@@ -178,6 +178,9 @@ def components(settings: Settings, temporal: str) -> list[Component]:
             lambda _: _http_status(f"http://127.0.0.1:{aport}/_localaws/ping") == 200))
     out.append(Component("worker", [py, "worker.py"], lambda c: c.marked.is_set(),
                          marker="worker ready"))
+    # Stack callbacks: long-polls the SQS queue, hands requests to the workflows.
+    out.append(Component("consumer", [py, "-m", "control.consumer"],
+                         lambda c: c.marked.is_set(), marker="consumer ready"))
     healthz = f"http://{_url_host(settings.web_host, probe=True)}:{settings.web_port}/healthz"
     out.append(Component(
         "web", [py, "-m", "uvicorn", "web.app:create_app", "--factory", "--host",

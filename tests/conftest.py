@@ -90,7 +90,7 @@ def settings(tmp_path: Path, localaws: object) -> Settings:
     url = pg_url_for_new_schema() if db == "postgres" else ""
     return load_settings(home=tmp_path / "home", aws_endpoint_url=localaws.url,  # type: ignore[attr-defined]
                          database_url=url, task_queue=f"q-{secrets.token_hex(4)}",
-                         public_url="http://byok.test", poll_initial_seconds=30,
+                         public_url="http://byok.test",
                          # The time-skipping server has no Schedules; tests/health tests them.
                          health_schedule="off",
                          # Short: a really missing key must not hold each test for long.

@@ -30,6 +30,16 @@ class MigrateByokWorkflow:
     def stack_callback(self, callback: StackCallback) -> None:
         self._flow.receive(callback)
 
+    @workflow.update
+    def deliver_stack_callback(self, callback: StackCallback) -> str:
+        """Returns once this run holds the report: "accepted" means it cannot be lost."""
+        self._flow.receive(callback)
+        return "accepted"
+
+    @deliver_stack_callback.validator
+    def _check_stack_callback(self, callback: StackCallback) -> None:
+        self._flow.check(callback)
+
     @workflow.query
     def wallet(self) -> WalletView:
         return self._view
@@ -58,6 +68,8 @@ class MigrateByokWorkflow:
             except ActivityError as err:  # a database step whose retries ran out
                 raise FlowFailed(*exhausted(err)) from None
         except FlowFailed as failure:
+            # The tenant reads why in the CloudFormation console; the stack rolls back.
+            await flow.answer("FAILED", failure.message)
             self._view.step = "failed"
             self._view.error_code, self._view.error_message = failure.code, failure.message
             await flow.wallet(step="migration:failed", error_code=failure.code,

@@ -4,6 +4,7 @@ tenant's stack, verify role and key, replicate, freeze the binding."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -15,19 +16,18 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
+    from activities.callbacks import CallbackActivities
     from activities.catalog import CatalogActivities
-    from activities.cloudformation import CloudFormationActivities
     from activities.health_schedule import HealthScheduleActivities
     from activities.kms import KmsActivities
     from activities.sts import StsActivities
+    from byok.custom_resource import ReplyInput
     from byok.messages import (
         AuditInput,
         EnableInput,
         FreezeInput,
         KeyCheck,
         KeyFacts,
-        PollInput,
-        PollResult,
         Preflight,
         ReplicaInput,
         ReplicaResult,
@@ -57,11 +57,47 @@ class StackFlow:
     def __init__(self, inp: EnableInput, view: WalletView, prefix: str = "wallet"):
         self.inp, self.view, self.prefix = inp, view, prefix
         self.callback: StackCallback | None = None
+        self.answered = False
+
+    def check(self, callback: StackCallback) -> None:
+        """Update validator: refuse a second, different report (the first one wins); the same
+        request delivered again is accepted, so redelivery is idempotent."""
+        held = self.callback
+        if held is None:
+            return
+        same = held.request is not None and callback.request is not None and \
+            held.request.request_id == callback.request.request_id
+        if not same and held != callback:
+            raise ValueError("this enablement already received its stack's report")
 
     def receive(self, callback: StackCallback) -> None:
-        # Replays and a late poll result are ignored: the first report wins.
         if self.callback is None:
             self.callback = callback
+
+    async def answer(self, status: str, reason: str = "",
+                     data: dict[str, str] | None = None) -> None:
+        """Answer the held custom-resource request once (nothing to answer on the HTTP route).
+        A refused SUCCESS means the stack stopped waiting for us: nothing may be frozen."""
+        request = self.callback.request if self.callback else None
+        if request is None or self.answered:
+            return
+        self.answered = True
+        try:
+            await workflow.execute_activity_method(
+                CallbackActivities.reply, ReplyInput(request, status, reason, data or {}),
+                start_to_close_timeout=policies.SHORT, retry_policy=policies.AWS)
+        except ActivityError as err:
+            if status != "SUCCESS":
+                # The failure is recorded anyway; unanswered, the stack times out and rolls back.
+                workflow.logger.warning("the stack's %s answer was not sent: %s", status,
+                                        err.cause)
+                return
+            failure = permanent_failure(err)
+            if failure is None:  # retries ran out: end in Error, never half answered
+                raise FlowFailed(*exhausted(err)) from None
+            raise FlowFailed("STACK_REPLY_REFUSED", "CloudFormation no longer accepts our "
+                             "answer for this stack (it timed out waiting); delete the "
+                             "stack and start again") from None
 
     async def wallet(self, **fields: Any) -> None:
         await workflow.execute_activity_method(
@@ -94,56 +130,34 @@ class StackFlow:
             raise FlowFailed(*(permanent_failure(err) or exhausted(err))) from None
 
     async def wait_for_stack(self, pre: Preflight) -> StackCallback:
-        """The callback signal, or the stack's notification found by polling, until expiry.
-        A long wait continues as new (carrying its state) before its history grows too big."""
+        """The stack's report (delivered by update through the queue consumer) until expiry.
+        A long wait continues as new (carrying its deadline, and a report already received)
+        before its history grows too big."""
         inp = self.inp
         if inp.resume is not None:
-            wait = inp.resume
-            if wait.callback is not None:
-                self.receive(wait.callback)
-            if wait.role_found:
-                self.view.step = "role_found"
-            expires = datetime.fromisoformat(wait.deadline)
-            delay, attempt = timedelta(seconds=wait.delay_seconds), wait.attempt
+            if inp.resume.callback is not None:
+                self.receive(inp.resume.callback)
+            expires = datetime.fromisoformat(inp.resume.deadline)
         else:
             # The deadline runs on the workflow's clock (durable, and what tests can skip).
             expires = workflow.info().start_time + timedelta(seconds=inp.token_ttl_seconds)
-            delay, attempt = timedelta(seconds=inp.poll_initial_seconds), 0
         while self.callback is None:
             left = expires - workflow.now()
             if left <= timedelta(0):
                 raise FlowFailed("TOKEN_EXPIRED", "the stack never reported back before the "
                                  "token expired; start again to get a new token")
-            info = workflow.info()
-            if info.is_continue_as_new_suggested() or \
-                    info.get_current_history_length() >= inp.max_run_events:
+            if self._history_full():
                 workflow.continue_as_new(replace(inp, resume=WaitState(
-                    expires.isoformat(), attempt, delay.total_seconds(),
-                    role_found=self.view.step != "waiting_for_stack")))
-            try:
-                await workflow.wait_condition(lambda: self.callback is not None,
-                                              timeout=min(delay, left))
-            except TimeoutError:
-                attempt += 1
-                await self._poll(pre, attempt)
-                delay = min(delay * 2, timedelta(seconds=inp.poll_max_seconds))
+                    expires.isoformat(), callback=self.callback)))
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self.callback is not None or self._history_full(), timeout=left)
         return self.callback
 
-    async def _poll(self, pre: Preflight, attempt: int) -> None:
-        """Fallback for a lost callback: read the stack's notifications ourselves. A poll
-        whose retries ran out is only a missed look: the wait goes on."""
-        try:
-            found: PollResult = await workflow.execute_activity_method(
-                CloudFormationActivities.poll_stack,
-                PollInput(self.inp.tenant_id, pre.account_id, attempt),
-                start_to_close_timeout=policies.AWS_TIMEOUT, retry_policy=policies.POLL)
-        except ActivityError as err:
-            workflow.logger.warning("poll %d of the stack failed: %s", attempt, err.cause)
-            return
-        if found.callback:
-            self.receive(found.callback)
-        if found.role_found and self.view.step == "waiting_for_stack":
-            await self.step("role_found")
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or \
+            info.get_current_history_length() >= self.inp.max_run_events
 
     async def verify_and_replicate(self, pre: Preflight, cb: StackCallback) -> None:
         """Verify the role and key, replicate everywhere, then freeze the new binding."""
@@ -157,6 +171,10 @@ class StackFlow:
             KmsActivities.verify_key, KeyCheck(tenant, pre.account_id, cb.role_arn,
                                                cb.multi_region_cmk_key_id,
                                                pre.control_plane_region))
+        # The stack's Create is answered here, after role and key are proven and before
+        # anything is frozen: a FAILED answer rolls the stack back with nothing bound to it,
+        # and once Notify (which depends on every other resource) succeeds the stack completes.
+        await self.answer("SUCCESS", data={"RoleArn": cb.role_arn, "KeyArn": facts.key_arn})
         regions = [r for r in pre.regions if r != facts.region]
         await self.step("replicating", regions=regions)
         results: list[ReplicaResult] = await asyncio.gather(*[

@@ -20,7 +20,14 @@ from byok.health_messages import HealthCheckInput, HealthOutcome
 from byok.models import AlertDelivery, AuditEvent, HealthAlert, Tenant
 from byok.settings import Settings
 from tests.conftest import TENANT_ACCOUNT
-from tests.workflows.conftest import deploy, enable, enabled, tenant, worker  # noqa: F401
+from tests.workflows.conftest import (  # noqa: F401
+    consumer,
+    deploy,
+    enable,
+    enabled,
+    tenant,
+    worker,
+)
 from workflows.key_health import KeyHealthWorkflow
 
 

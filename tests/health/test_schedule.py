@@ -96,7 +96,7 @@ async def test_enabled_tenant_gets_its_schedule_and_it_runs_checks(
                                         account=TENANT_ACCOUNT, accept_irretrievable=True,
                                         accept_immutable=True, actor="test")
             payload = await asyncio.to_thread(deploy_stack, settings, token=issued.token,
-                                              account_id=TENANT_ACCOUNT,
+                                              account_id=TENANT_ACCOUNT, wait=False,
                                               external_id=issued.external_id)
             await deliver_callback(engine, lazy(client), payload)
             view = await client.get_workflow_handle_for(

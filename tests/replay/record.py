@@ -78,12 +78,13 @@ class Recorder:
 
 
 async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
-    from byok import crud
+    from byok import crud, enablement
     from byok.db import session_scope
     from byok.health_messages import HealthCheckInput, SweepInput
     from byok.messages import AnchorInput
+    from byok.models import EnableToken
     from control.backups import start_backup
-    from control.enablement import deliver_callback, start_enable, start_migration
+    from control.enablement import start_enable, start_migration
     from control.restores import run_restore
     from control.wallet import wallet_status
     from starter.customer import deploy_stack, tenant_session
@@ -106,22 +107,33 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
                                           account=account, accept_irretrievable=True,
                                           accept_immutable=True, actor="recorder")
 
-    async def deploy(account: str, token: str, external_id: str, upgrade: bool = False) -> Any:
-        return await asyncio.to_thread(deploy_stack, settings, account_id=account, token=token,
-                                       external_id=external_id, upgrade=upgrade)
+    async def deploy(account: str, token: str, external_id: str, upgrade: bool = False) -> None:
+        """The stack reports through SNS, SQS and the consumer; back once its workflow holds
+        the report (the token is then used)."""
+        await asyncio.to_thread(deploy_stack, settings, account_id=account, token=token,
+                                external_id=external_id, upgrade=upgrade, wait=False)
+        digest = enablement.hash_secret(token)
+        for _ in range(300):
+            with session_scope(engine) as session:
+                row = session.get(EnableToken, digest)
+                if row is not None and row.used_at is not None:
+                    return
+            await asyncio.sleep(0.2)
+        raise RuntimeError("the stack's report never reached its workflow")
 
-    # An enablement waiting for the stack, after a few polls found nothing.
+    # An enablement waiting for the stack.
     waiting = await enable(tenant("waiting", "444455556666"), "444455556666")
-    await env.sleep(200)
+    await env.sleep(60)  # its first steps done, it waits for the stack
     await rec.save("enable_waiting_for_stack", waiting.workflow_id)
+    # Ended now: time skipped by the scenarios below would expire its token.
+    await env.client.get_workflow_handle(waiting.workflow_id).terminate(reason="recorded")
 
     # An enablement mid-replication, then the same run Enabled.
     account = "777788889999"
     acme = tenant("acme", account)
     issued = await enable(acme, account)
     gates["replicate_key"].arm()
-    payload = await deploy(account, issued.token, issued.external_id)
-    await deliver_callback(engine, lazy(env.client), payload)
+    await deploy(account, issued.token, issued.external_id)
     await asyncio.to_thread(gates["replicate_key"].reached.wait, 60)
     await rec.save("enable_mid_replication", issued.workflow_id)
     gates["replicate_key"].open()
@@ -166,8 +178,7 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
                                        actor="recorder")
     migration_id = f"migrate-byok-{legacy.tenant_id}"
     await rec.save("migration_waiting_for_stack", migration_id)
-    payload = await deploy(up["account_native_id"], up["token"], up["external_id"], True)
-    await deliver_callback(engine, lazy(env.client), payload)
+    await deploy(up["account_native_id"], up["token"], up["external_id"], True)
     await rec.result(migration_id)
     await rec.save("migration_complete", migration_id)
 
@@ -175,7 +186,20 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
     await env.client.execute_workflow(AuditAnchorWorkflow.run, AnchorInput("recorder"),
                                       id="replay-audit-anchor", task_queue=settings.task_queue)
     await rec.save("audit_anchor", "replay-audit-anchor")
-    await env.client.get_workflow_handle(waiting.workflow_id).terminate(reason="recorded")
+
+
+async def _with_consumer(rec: Recorder, gates: dict[str, Gate], aws: Any) -> None:
+    """The scenarios with the stack-callback consumer reading the queue, as in production."""
+    from control.consumer import CallbackConsumer
+
+    consumer = CallbackConsumer(rec.env.client, rec.engine, rec.settings, aws.service("sqs"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop, wait_seconds=1))
+    try:
+        await scenarios(rec, gates)
+    finally:
+        stop.set()
+        await task
 
 
 def _gated(real: dict[str, Any], gates: dict[str, Gate]) -> list[Any]:
@@ -242,7 +266,7 @@ async def record(out: Path = HISTORIES) -> list[str]:
                                   activity_executor=executor, max_concurrent_activities=16), \
                         Worker(env.client, task_queue=settings.transfer_task_queue,
                                activities=moving, activity_executor=executor):
-                    await scenarios(rec, gates)
+                    await _with_consumer(rec, gates, aws)
         finally:
             for gate in gates.values():
                 gate.open()

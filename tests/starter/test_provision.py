@@ -36,5 +36,12 @@ def test_provision_makes_the_service_resources_once(settings: Settings, localaws
     assert topics == [settings.callback_topic_arn]
     aliases = [a["AliasName"] for a in client("kms").list_aliases()["Aliases"]]
     assert aliases.count(settings.default_key_alias) == 1
-    assert len(client("sqs").list_queues().get("QueueUrls", [])) == 1
+    queues = sorted(u.rsplit("/", 1)[-1] for u in client("sqs").list_queues()["QueueUrls"])
+    assert queues == [settings.callback_queue_name, f"{settings.callback_queue_name}-dlq"]
+    # The templates are published where the tenants' TemplateURL points.
+    from byok import cfn, template_store
+
+    for version in cfn.TEMPLATE_VERSIONS:
+        client("s3").head_object(Bucket=settings.template_bucket,
+                                 Key=template_store.key(settings, version))
 

@@ -25,7 +25,7 @@ from starter.procs import Child, ChildFailed
 ROOT = Path(__file__).resolve().parents[2]
 PORT_VARS = ("BYOK_TEMPORAL_PORT", "BYOK_TEMPORAL_UI_PORT", "BYOK_LOCALAWS_PORT",
              "BYOK_WEB_PORT", "BYOK_WORKER_METRICS_PORT", "BYOK_CODEC_PORT")
-COMPONENTS = {"temporal", "codec", "localaws", "worker", "web"}
+COMPONENTS = {"temporal", "codec", "localaws", "worker", "consumer", "web"}
 
 
 def free_ports(n: int) -> list[int]:

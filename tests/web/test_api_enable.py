@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from byok import template_store
 from byok.db import session_scope
 from byok.models import EnableToken
 from byok.settings import Settings
@@ -34,7 +35,7 @@ async def enable_via_api(client: httpx.AsyncClient, tenant: TenantKey,
                          settings: Settings) -> dict[str, Any]:
     """Enable BYOK for `tenant` through the API, the tenant's side played by deploy_stack."""
     issued = (await client.post("/api/v1/wallet", json=ENABLE, headers=tenant.headers)).json()
-    payload = await asyncio.to_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
+    payload = await asyncio.to_thread(deploy_stack, settings, wait=False, account_id=TENANT_ACCOUNT,
                                       token=issued["token"], external_id=issued["external_id"])
     assert (await client.post("/api/v1/wallets/_post-process", json=payload)).status_code == 200
     wallet = await wait_for_state(client, tenant, "Enabled", "Error")
@@ -52,9 +53,12 @@ async def test_enable_via_api_to_enabled(client: httpx.AsyncClient, new_tenant: 
     assert len(issued["token"]) == 36 and issued["external_id"]
     assert issued["service_account_id"] == settings.service_account_id
     assert "VaultToken" in issued["deployment_url"]
-    assert issued["template_url"].endswith("/api/v1/templates/byok-v2.yaml")
-    template = await client.get(issued["template_url"].removeprefix(settings.public_url))
-    assert template.status_code == 200 and "VaultToken" in template.text
+    # CloudFormation reads the published S3 object; the web app serves a copy for reading.
+    assert issued["template_url"] == template_store.url(settings, 2)
+    assert "/byok-vault-templates/templates/byok-v2-" in issued["template_url"]
+    copy = await client.get("/api/v1/templates/byok-v2.yaml")
+    assert copy.status_code == 200 and "VaultToken" in copy.text
+    assert copy.text == template_store.rendered(settings, 2)
 
     waiting = await wait_for_state(client, tenant, "Waiting")
     assert waiting["token"] is None  # stored hashed: never shown again
@@ -65,7 +69,7 @@ async def test_enable_via_api_to_enabled(client: httpx.AsyncClient, new_tenant: 
     again = await client.post("/api/v1/wallet", json=ENABLE, headers=tenant.headers)
     assert again.status_code == 409 and again.json()["error"]["code"] == "ENABLE_IN_PROGRESS"
 
-    payload = await asyncio.to_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
+    payload = await asyncio.to_thread(deploy_stack, settings, wait=False, account_id=TENANT_ACCOUNT,
                                       token=issued["token"], external_id=issued["external_id"])
     cb = await client.post("/api/v1/wallets/_post-process", json=payload)
     assert cb.json() == {"tenant_id": tenant.id, "accepted": True, "replayed": False}

@@ -51,11 +51,11 @@ async def test_legacy_tenant_migrates_through_the_api(
     bundle = resp.json()
     assert bundle["migrated"] and len(bundle["token"]) == 36 and bundle["external_id"]
     assert "/stacks/update/template" in bundle["deployment_url"]
-    assert bundle["template_url"].endswith("/api/v1/templates/byok-v2.yaml")
+    assert "/byok-vault-templates/templates/byok-v2-" in bundle["template_url"]
     busy = await client.post("/api/v1/wallet/_migrate", headers=tenant.headers)
     assert busy.status_code == 409 and busy.json()["error"]["code"] == "MIGRATION_IN_PROGRESS"
 
-    payload = await asyncio.to_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
+    payload = await asyncio.to_thread(deploy_stack, settings, wait=False, account_id=TENANT_ACCOUNT,
                                       token=bundle["token"], external_id=bundle["external_id"],
                                       upgrade=True)
     cb = await client.post("/api/v1/wallets/_post-process", json=payload)

@@ -99,7 +99,7 @@ async def test_add_your_own_key_to_enabled(browser: Browser, live_server: LiveSe
     await shot(page, "enable-04-deploy-choices-and-progress")
 
     # The tenant's side, as `byok dev customer-deploy` plays it: deploy, then the callback.
-    payload = await asyncio.to_thread(deploy_stack, live_server.settings,
+    payload = await asyncio.to_thread(deploy_stack, live_server.settings, wait=False,
                                       account_id=TENANT_ACCOUNT, token=token,
                                       external_id=external_id)
     async with httpx.AsyncClient(base_url=live_server.url) as http:

@@ -48,7 +48,7 @@ async def test_legacy_tenant_upgrades_then_checks_key_health(
     await shot(page, "upgrade-03-update-the-stack")
 
     # The tenant's side, as `byok dev customer-deploy --upgrade` plays it.
-    payload = await asyncio.to_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
+    payload = await asyncio.to_thread(deploy_stack, settings, wait=False, account_id=TENANT_ACCOUNT,
                                       token=token, external_id=external_id, upgrade=True)
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         resp = await http.post("/api/v1/wallets/_post-process", json=payload)

@@ -33,7 +33,7 @@ async def test_enable_over_http_logs_no_secrets(live_server: LiveServer, worker:
         assert resp.status_code == 201, resp.text
         issued = resp.json()
         payload = await asyncio.to_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
-                                          token=issued["token"],
+                                          wait=False, token=issued["token"],
                                           external_id=issued["external_id"])
         assert (await http.post("/api/v1/wallets/_post-process", json=payload)).status_code == 200
         for _ in range(300):

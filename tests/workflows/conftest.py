@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from byok import crud
 from byok.db import session_scope
 from byok.settings import Settings
-from control.enablement import deliver_callback, start_enable
+from control.enablement import start_enable
 from starter.customer import deploy_stack
 from tests.conftest import TENANT_ACCOUNT
 from tests.lazy import lazy
@@ -52,24 +52,38 @@ def enable(temporal_env: Any, engine: Engine, settings: Settings,
 
 @pytest.fixture
 def deploy(settings: Settings) -> Callable[..., Any]:
-    """The tenant deploys our stack on localaws (in a thread: the worker shares this loop)."""
+    """The tenant deploys our stack on localaws (in a thread: the worker shares this loop).
+    By default it returns at once with what the stack reports, for tests that deliver the
+    report themselves; wait=True (with the consumer running) is the real path."""
 
     async def run(issued: Any, **kwargs: Any) -> dict[str, Any]:
         kwargs.setdefault("account_id", issued.account_id)
         kwargs.setdefault("external_id", issued.external_id)
+        kwargs.setdefault("wait", False)
         return await asyncio.to_thread(deploy_stack, settings, token=issued.token, **kwargs)
     return run
 
 
 @pytest.fixture
-def enabled(temporal_env: Any, engine: Engine, enable: Any, deploy: Any) -> Callable[..., Any]:
-    """Take a tenant through the real enablement to Enabled; returns the wallet view."""
+async def consumer(temporal_env: Any, engine: Engine, settings: Settings, aws: Any,
+                   worker: Any) -> AsyncIterator[Any]:
+    """The stack-callback consumer long-polling the queue, as `byok consumer` runs it."""
+    from tests.workflows.enable_helpers import consuming
+
+    async with consuming(temporal_env.client, engine, settings, aws) as running:
+        yield running
+
+
+@pytest.fixture
+def enabled(temporal_env: Any, engine: Engine, enable: Any, deploy: Any,
+            consumer: Any) -> Callable[..., Any]:
+    """Take a tenant through the real enablement to Enabled (the stack reports through SNS,
+    SQS and the consumer; we answer it); returns the wallet view."""
     from workflows.enable_byok import EnableByokWorkflow
 
     async def run(tenant_id: str) -> Any:
         issued = await enable(tenant_id)
-        payload = await deploy(issued)
-        await deliver_callback(engine, lazy(temporal_env.client), payload)
+        await deploy(issued, wait=True)
         view = await temporal_env.client.get_workflow_handle_for(
             EnableByokWorkflow.run, issued.workflow_id).result()
         assert view.state == "Enabled", (view.error_code, view.error_message)

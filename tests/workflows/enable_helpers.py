@@ -169,3 +169,32 @@ async def private_time_skipping_env() -> AsyncIterator[Any]:
 async def in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Blocking AWS calls off the event loop the worker shares."""
     return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+@asynccontextmanager
+async def consuming(client: Any, engine: Engine, settings: Settings,
+                    aws: Any) -> AsyncIterator[Any]:
+    """The stack-callback consumer long-polling the queue, as `byok consumer` runs it. Its SQS
+    client is made now: faults injected later into the service's STS leave it reading."""
+    from control.consumer import CallbackConsumer
+
+    consumer = CallbackConsumer(client, engine, settings, aws.service("sqs"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop, wait_seconds=1))
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        await task
+
+
+async def until_delivered(engine: Engine, token: str, timeout: float = 60) -> None:
+    """Until the consumer handed the stack's report to its workflow (the token is then used).
+    Waiting here, not in result(): a time-skipping server would skip past the token's expiry
+    while the request is still on its way through SNS and SQS."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while token_row(engine, token).used_at is None:
+        if loop.time() > deadline:
+            raise AssertionError("the stack's report never reached its workflow")
+        await asyncio.sleep(0.2)

@@ -15,16 +15,18 @@ from sqlalchemy.engine import Engine
 
 from byok.aws import AwsClients
 from byok.settings import Settings
-from control.enablement import deliver_callback, start_enable
+from control.enablement import start_enable
 from tests.conftest import TENANT_ACCOUNT
 from tests.lazy import lazy
 from tests.workflows.conftest import REGIONS
 from tests.workflows.enable_helpers import (
     assert_refused,
     bindings,
+    consuming,
     in_thread,
     result,
     tenant_client,
+    until_delivered,
     wallet,
 )
 from worker import build_worker
@@ -38,10 +40,12 @@ def patient(settings: Settings) -> Settings:
 @pytest.fixture
 async def patient_worker(temporal_env: Any, patient: Settings, engine: Engine,
                          aws: Any) -> AsyncIterator[Any]:
-    """The real worker, tolerating 20 s of inconsistency (the `aws` fixture reset localaws)."""
+    """The real worker, tolerating 20 s of inconsistency (the `aws` fixture reset localaws),
+    and the stack-callback consumer (its service-role credentials taken before any lag)."""
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(temporal_env.client, patient, engine, AwsClients(patient),
-                                executor) as w:
+                                executor) as w, \
+                consuming(temporal_env.client, engine, patient, AwsClients(patient)):
             yield w
 
 
@@ -56,7 +60,8 @@ async def _enable(env: Any, engine: Engine, settings: Settings, tenant: str,
     issued = await start_enable(engine, settings, lazy(env.client), tenant=tenant,
                                         account=TENANT_ACCOUNT, accept_irretrievable=True,
                                         accept_immutable=True, actor="test")
-    await deliver_callback(engine, lazy(env.client), await deploy(issued))
+    await deploy(issued)  # the stack reports through SNS, SQS and the consumer
+    await until_delivered(engine, issued.token)
     return issued
 
 
@@ -83,7 +88,7 @@ async def test_new_role_key_and_replicas_not_yet_visible_are_waited_for(
 ])
 async def test_a_role_or_key_still_missing_after_the_tolerance_is_a_permanent_error(
         temporal_env: Any, engine: Engine, settings: Settings, localaws: Any, tenant: str,
-        deploy: Any, worker: Any, lag: str, code: str, needle: str) -> None:
+        deploy: Any, consumer: Any, lag: str, code: str, needle: str) -> None:
     localaws.consistency(**{lag: 600})  # far beyond the 2 s these tests tolerate
     issued = await _enable(temporal_env, engine, settings, tenant, deploy)
     view = await result(temporal_env, issued.workflow_id)
@@ -120,7 +125,7 @@ async def test_the_binding_is_frozen_only_once_every_replica_is_enabled(
 
 async def test_a_region_not_enabled_in_the_account_is_a_per_region_error(
         temporal_env: Any, engine: Engine, settings: Settings, localaws: Any, tenant: str,
-        deploy: Any, worker: Any) -> None:
+        deploy: Any, consumer: Any) -> None:
     localaws.disable_region(TENANT_ACCOUNT, "eu-west-1")
     issued = await _enable(temporal_env, engine, settings, tenant, deploy)
     view = await result(temporal_env, issued.workflow_id)

@@ -24,6 +24,7 @@ from tests.workflows.enable_helpers import (
     in_thread,
     private_time_skipping_env,
     result,
+    tenant_client,
     tenant_keys,
     token_row,
     wallet,
@@ -121,8 +122,7 @@ async def test_throttling_during_verification_and_replication_is_retried(
 async def test_tenant_never_deploys_token_expires_then_a_new_enable_works(
         engine: Engine, settings: Settings, aws: Any, tenant: str, deploy: Any) -> None:
     # Days of skipped time on a server of our own: the session's test server keeps its clock.
-    # Polls back off to a day apart so a week is a dozen polls, not hundreds.
-    patient = settings.model_copy(update={"poll_max_seconds": 86400})
+    patient = settings
     async with private_time_skipping_env() as env:
         with ThreadPoolExecutor(max_workers=16) as executor:
             async with build_worker(env.client, patient, engine, aws, executor):
@@ -155,16 +155,25 @@ async def test_tenant_never_deploys_token_expires_then_a_new_enable_works(
     assert counts["wallet.failed"] == 1 and counts["wallet.enabled"] == 1
 
 
-async def test_lost_callback_is_found_by_polling_the_stack_notifications(
+async def test_a_request_waits_in_the_queue_until_a_consumer_runs(
         engine: Engine, settings: Settings, aws: Any, tenant: str, deploy: Any) -> None:
+    """No consumer while the stack reports (down, or being deployed): the request waits in
+    SQS and is delivered when one starts; the stack then completes on our answer."""
+    from control.consumer import CallbackConsumer
+
     # A server of our own: runs other tests left waiting could hold up its time skipping.
     async with private_time_skipping_env() as env:
         with ThreadPoolExecutor(max_workers=16) as executor:
             async with build_worker(env.client, settings, engine, aws, executor):
                 issued = await _start(env.client, engine, settings, tenant)
-                await deploy(issued)  # the stack notifies our topic; no HTTP callback arrives
+                await deploy(issued)  # the request is in the queue; nobody reads it yet
+                consumer = CallbackConsumer(env.client, engine, settings, aws.service("sqs"))
+                outcomes = await consumer.poll_once(wait_seconds=5)
+                assert [(o.tenant_id, o.delivered) for o in outcomes] == [(tenant, True)]
                 view = await result(env, issued.workflow_id)
     await in_thread(_assert_enabled_once, view, engine, settings, tenant)
     assert token_row(engine, issued.token).used_at is not None
     progress = [p["step"] for p in wallet(engine, tenant).progress]
     assert progress[0] == "waiting_for_stack" and progress[-1] == "enabled"
+    status = tenant_client(settings, "cloudformation").describe_stacks()["Stacks"][0]
+    assert status["StackStatus"] == "CREATE_COMPLETE"

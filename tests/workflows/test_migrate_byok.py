@@ -24,7 +24,7 @@ from control.catalog import list_backups
 from control.enablement import deliver_callback, start_migration
 from control.restores import run_restore
 from control.wallet import wallet_status
-from starter.customer import deploy_stack
+from starter.customer import deploy_stack, tenant_session
 from starter.legacy import LegacyTenant, create_legacy_tenant
 from tests.conftest import TENANT_ACCOUNT
 from tests.lazy import lazy
@@ -63,7 +63,8 @@ class Ops:
     async def upgrade_stack(self, issued: dict) -> None:
         payload = await asyncio.to_thread(
             deploy_stack, self.settings, account_id=issued["account_native_id"],
-            token=issued["token"], external_id=issued["external_id"], upgrade=True)
+            token=issued["token"], external_id=issued["external_id"], upgrade=True,
+            wait=False)
         await deliver_callback(self.engine, lazy(self.env.client), payload)
 
     async def result(self) -> Any:
@@ -144,10 +145,11 @@ async def test_migration_resumes_after_worker_restart(
     with ThreadPoolExecutor(8) as pool:
         async with worker_without_cache(pool):
             issued = await ops.migrate()
-    # The worker is gone while the workflow waits for the stack; a new one takes over.
-    await ops.upgrade_stack(issued)
+    # The worker is gone while the workflow waits for the stack; a new one takes over (the
+    # report is delivered by update, which a running worker acknowledges).
     with ThreadPoolExecutor(8) as pool:
         async with worker_without_cache(pool):
+            await ops.upgrade_stack(issued)
             view = await ops.result()
     assert view.state == "Enabled" and view.stack_version == 2
 
@@ -188,3 +190,20 @@ async def test_legacy_key_lost_after_migration_is_detected_with_its_own_blast_ra
     # New backups continue on the new key, which is healthy.
     more = await ops.backup(b"still going" * 300, tmp_path)
     assert more["key_arn"] == view.key_arn and new["key_arn"] == view.key_arn
+
+
+async def test_upgraded_stack_reports_through_the_queue_and_completes_on_our_answer(
+        ops: Ops, consumer: Any, legacy: LegacyTenant, engine: Engine, settings: Settings,
+        localaws: Any) -> None:
+    issued = await ops.migrate()
+    report = await asyncio.to_thread(
+        deploy_stack, settings, account_id=TENANT_ACCOUNT, token=issued["token"],
+        external_id=issued["external_id"], upgrade=True)  # waits for our answer
+    view = await ops.result()
+    assert view.state == "Enabled" and view.stack_version == 2, view
+    cf = tenant_session(TENANT_ACCOUNT).client("cloudformation", region_name="us-east-1",
+                                               endpoint_url=settings.aws_endpoint_url)
+    assert cf.describe_stacks()["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    answers = [r["response"] for r in localaws.cfn_responses() if r["used"]]
+    assert [a["Status"] for a in answers] == ["SUCCESS"]
+    assert answers[0]["Data"]["RoleArn"] == report["role_arn"]

@@ -1,10 +1,12 @@
 """When AWS keeps failing past every retry, each workflow still ends with the database telling
 the truth: the wallet in Error (code, message) with a new enablement allowed, a backup or restore
-`failed` with a reason, an audit event; a failed poll of the stack only delays the wait."""
+`failed` with a reason, an audit event; a consumer that cannot read the callback queue only
+delays the delivery."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -22,7 +25,8 @@ from byok.models import Restore
 from byok.settings import Settings
 from control.backups import run_backup
 from control.catalog import list_backups
-from control.enablement import deliver_callback, start_enable, start_migration
+from control.consumer import CallbackConsumer
+from control.enablement import start_enable, start_migration
 from control.restores import run_restore
 from starter.customer import deploy_stack
 from starter.legacy import create_legacy_tenant
@@ -32,9 +36,13 @@ from tests.workflows.conftest import REGIONS
 from tests.workflows.enable_helpers import (
     audit_actions,
     bindings,
+    consuming,
+    in_thread,
     private_time_skipping_env,
     result,
+    tenant_client,
     token_row,
+    until_delivered,
     wallet,
 )
 from worker import build_worker
@@ -60,10 +68,12 @@ def outage(localaws: Any) -> Iterator[Any]:
 
 @pytest.fixture
 async def env(settings: Settings, engine: Engine, aws: Any) -> AsyncIterator[Any]:
-    """A private time-skipping server (hours of retry backoff skipped) with the real worker."""
+    """A private time-skipping server (hours of retry backoff skipped) with the real worker and
+    the stack-callback consumer."""
     async with private_time_skipping_env() as env:
         with ThreadPoolExecutor(max_workers=16) as executor:
-            async with build_worker(env.client, settings, engine, aws, executor):
+            async with build_worker(env.client, settings, engine, aws, executor), \
+                    consuming(env.client, engine, settings, aws):
                 yield env
 
 
@@ -77,9 +87,9 @@ async def test_enablement_whose_aws_retries_run_out_ends_in_error_and_can_start_
         env: Any, engine: Engine, settings: Settings, tenant: str, deploy: Any,
         outage: Any, localaws: Any) -> None:
     issued = await _start(env, engine, settings, tenant)
-    payload = await deploy(issued)
     outage("sts", "AssumeRole", SERVICE_ACCOUNT)  # verifying the role never gets through
-    await deliver_callback(engine, lazy(env.client), payload)
+    await deploy(issued)  # the stack reports through SNS, SQS and the consumer
+    await until_delivered(engine, issued.token)
     view = await result(env, issued.workflow_id)
     assert (view.state, view.error_code) == ("Error", "AWS_UNAVAILABLE")
     message = view.error_message or ""
@@ -91,33 +101,57 @@ async def test_enablement_whose_aws_retries_run_out_ends_in_error_and_can_start_
     assert bindings(engine, tenant) == []
     counts = audit_actions(engine, tenant)
     assert counts["wallet.failed"] == 1 and counts["wallet.enabled"] == 0
+    # We answered FAILED: the stack rolled back; the tenant deletes it to start over.
+    await in_thread(_delete_settled_stack, settings)
 
     # AWS answers again: a new enablement is allowed at once and goes through.
     localaws.clear_faults()
     again = await _start(env, engine, settings, tenant)
     assert again.token != issued.token and wallet(engine, tenant).state == "Waiting"
-    await deliver_callback(engine, lazy(env.client), await deploy(again, upgrade=True))
+    await deploy(again)
+    await until_delivered(engine, again.token)
     view = await result(env, again.workflow_id)
     assert view.state == "Enabled", (view.error_code, view.error_message)
 
 
-async def test_a_failed_poll_is_caught_and_the_wait_goes_on(
-        env: Any, engine: Engine, settings: Settings, tenant: str, deploy: Any,
+async def test_a_consumer_that_cannot_read_the_queue_only_delays_the_delivery(
+        env: Any, engine: Engine, settings: Settings, aws: Any, tenant: str, deploy: Any,
         outage: Any, localaws: Any) -> None:
-    outage("sqs", "ReceiveMessage")  # every poll of the callback queue fails
+    outage("sqs", "ReceiveMessage")  # every read of the callback queue fails
+    await asyncio.sleep(1.5)  # a long poll already waiting (1 s) ends first
     issued = await _start(env, engine, settings, tenant)
+    await deploy(issued)
+    with pytest.raises(ClientError):  # what the running consumer meets on each poll
+        await CallbackConsumer(env.client, engine, settings,
+                               aws.service("sqs")).poll_once(wait_seconds=0)
+    await asyncio.sleep(2)  # the running consumer keeps failing meanwhile
     handle = env.client.get_workflow_handle(issued.workflow_id)
-    await env.sleep(600)  # several polls, each with all its retries spent
-    history = await handle.fetch_history()
-    failed_polls = [e for e in history.events
-                    if e.HasField("activity_task_failed_event_attributes")]
-    assert len(failed_polls) >= 2
     assert (await handle.describe()).status.name == "RUNNING"
     assert wallet(engine, tenant).state == "Waiting"
+    assert token_row(engine, issued.token).used_at is None
     localaws.clear_faults()
-    await deliver_callback(engine, lazy(env.client), await deploy(issued))
+    # The request waited in the queue: delivered once the consumer reads again.
+    await until_delivered(engine, issued.token)
     view = await result(env, issued.workflow_id)
     assert view.state == "Enabled", (view.error_code, view.error_message)
+
+
+def _delete_settled_stack(settings: Settings) -> None:
+    """Once CloudFormation finished with the stack, delete it (as the tenant would)."""
+    cf = tenant_client(settings, "cloudformation")
+    for _ in range(240):
+        [stack] = cf.describe_stacks()["Stacks"]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            break
+        time.sleep(0.25)
+    cf.delete_stack(StackName=stack["StackName"])
+    for _ in range(240):
+        alive = [s for s in cf.describe_stacks()["Stacks"]
+                 if s["StackStatus"] != "DELETE_COMPLETE"]
+        if not alive:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"stack not deleted: {alive}")
 
 
 async def test_migration_whose_aws_retries_run_out_records_the_error_and_keeps_the_old_key(
@@ -127,9 +161,9 @@ async def test_migration_whose_aws_retries_run_out_records_the_error_and_keeps_t
                                   regions=REGIONS)
     issued = await start_migration(engine, settings, lazy(env.client),
                                            tenant=legacy.tenant_id, actor="test")
-    payload = await deploy_upgrade(settings, issued)
     outage("sts", "AssumeRole", SERVICE_ACCOUNT)
-    await deliver_callback(engine, lazy(env.client), payload)
+    await deploy_upgrade(settings, issued)  # reports through the queue
+    await until_delivered(engine, issued["token"])
     handle = env.client.get_workflow_handle_for(MigrateByokWorkflow.run,
                                                 f"migrate-byok-{legacy.tenant_id}")
     async with env.time_skipping_unlocked():
@@ -149,7 +183,7 @@ async def test_migration_whose_aws_retries_run_out_records_the_error_and_keeps_t
 async def deploy_upgrade(settings: Settings, issued: dict[str, Any]) -> dict[str, Any]:
     return await asyncio.to_thread(
         deploy_stack, settings, account_id=issued["account_native_id"], token=issued["token"],
-        external_id=issued["external_id"], upgrade=True)
+        external_id=issued["external_id"], upgrade=True, wait=False)
 
 
 async def test_backup_and_restore_whose_transfer_retries_run_out_end_failed_with_a_reason(

@@ -12,14 +12,14 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy.engine import Engine
 
-from activities.cloudformation import CloudFormationActivities
 from activities.storage import S3Store
 from byok import cfn, service_policy
 from byok.errors import ByokError
 from byok.settings import Settings
 from control.backups import run_backup
 from control.checks import check_health
-from control.enablement import deliver_callback, start_migration
+from control.consumer import CallbackConsumer
+from control.enablement import start_migration
 from control.restores import run_restore
 from tests.lazy import lazy
 from tests.workflows.enable_helpers import in_thread, result
@@ -44,13 +44,15 @@ def template_without(settings: Settings, sid: str, action: str | None = None) ->
 
 async def _enable_with(temporal_env: Any, engine: Engine, enable: Any, deploy: Any,
                        tenant: str, body: str = "") -> Any:
+    """The stack reports through the queue (the `consumer` fixture runs) and the workflow
+    answers it; the stack's own outcome follows the workflow's."""
     issued = await enable(tenant)
-    payload = await deploy(issued, template_body=body)
-    await deliver_callback(engine, lazy(temporal_env.client), payload)
+    await deploy(issued, template_body=body)
     return await result(temporal_env, issued.workflow_id)
 
 
 @pytest.mark.parametrize("action", ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"])
+@pytest.mark.usefixtures("consumer")
 async def test_each_key_action_is_needed_to_verify_the_key(
         temporal_env: Any, engine: Engine, settings: Settings, tenant: str, enable: Any,
         deploy: Any, action: str) -> None:
@@ -61,6 +63,7 @@ async def test_each_key_action_is_needed_to_verify_the_key(
 
 
 @pytest.mark.parametrize("sid", ["ReplicateTheKey", "CreateReplicasOnly"])
+@pytest.mark.usefixtures("consumer")
 async def test_replication_needs_replicate_key_and_create_key(
         temporal_env: Any, engine: Engine, settings: Settings, tenant: str, enable: Any,
         deploy: Any, sid: str) -> None:
@@ -71,6 +74,7 @@ async def test_replication_needs_replicate_key_and_create_key(
         assert error["code"] == "KEY_ACCESS_DENIED" and "ReplicateKey" in error["message"]
 
 
+@pytest.mark.usefixtures("consumer")
 async def test_the_unedited_template_enables_in_every_region(
         temporal_env: Any, engine: Engine, tenant: str, enable: Any, deploy: Any) -> None:
     view = await _enable_with(temporal_env, engine, enable, deploy, tenant)
@@ -82,7 +86,7 @@ def _service_policy_without(aws: Any, settings: Settings, sid: str,
                             action: str | None = None) -> None:
     document = service_policy.service_role_policy(
         account_id=settings.service_account_id, region=settings.control_plane_region,
-        queue_name=settings.callback_topic_name, vault_bucket=settings.vault_bucket)
+        queue_name=settings.callback_queue_name, vault_bucket=settings.vault_bucket)
     [statement] = [s for s in document["Statement"] if s["Sid"] == sid]
     if action is None:
         document["Statement"].remove(statement)
@@ -93,6 +97,7 @@ def _service_policy_without(aws: Any, settings: Settings, sid: str,
                                     PolicyDocument=json.dumps(document))
 
 
+@pytest.mark.usefixtures("consumer")
 async def test_the_service_role_needs_assume_tenant_roles(
         temporal_env: Any, engine: Engine, settings: Settings, tenant: str, enable: Any,
         deploy: Any, aws: Any) -> None:
@@ -134,13 +139,13 @@ def _code(exc: BaseException) -> str:
 @pytest.mark.parametrize("action", ["sqs:GetQueueUrl", "sqs:ReceiveMessage",
                                     "sqs:DeleteMessage"])
 async def test_the_service_role_needs_the_callback_queue(
-        engine: Engine, settings: Settings, aws: Any, action: str) -> None:
-    # A message that is no callback: the poll deletes it (DeleteMessage).
+        temporal_env: Any, engine: Engine, settings: Settings, aws: Any, action: str) -> None:
+    # A message that is no callback: the consumer drops it (DeleteMessage).
     aws.base("sns").publish(TopicArn=settings.callback_topic_arn, Message="not a callback")
     _service_policy_without(aws, settings, "ReadStackCallbacks", action)
-    poll = CloudFormationActivities(aws, engine, settings)
+    consumer = CallbackConsumer(temporal_env.client, engine, settings, aws.service("sqs"))
     with pytest.raises(ClientError) as caught:
-        await in_thread(poll._read_queue, "tn-none")
+        await consumer.poll_once(wait_seconds=1)
     assert _code(caught.value) == "AccessDenied"
     assert f"{action} " in caught.value.response["Error"]["Message"]
 
@@ -183,7 +188,7 @@ async def test_the_service_role_needs_the_vault_bucket(
 
 @pytest.mark.parametrize("action", ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"])
 async def test_legacy_keys_stay_open_and_checked_only_through_open_legacy_backups(
-        temporal_env: Any, engine: Engine, settings: Settings, worker: Any, aws: Any,
+        temporal_env: Any, engine: Engine, settings: Settings, consumer: Any, aws: Any,
         tmp_path: Path, action: str) -> None:
     from starter.customer import deploy_stack
     from starter.legacy import create_legacy_tenant
@@ -201,12 +206,10 @@ async def test_legacy_keys_stay_open_and_checked_only_through_open_legacy_backup
                              source=f"file://{src}", region=None, actor="test")
     issued = await start_migration(engine, settings, lazy(client), tenant=legacy.tenant_id,
                                    actor="test")
-    payload = await in_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
-                              token=issued["token"], external_id=issued["external_id"],
-                              upgrade=True,
-                              template_body=template_without(settings, "OpenLegacyBackups",
-                                                             action))
-    await deliver_callback(engine, lazy(client), payload)
+    # The updated stack reports through the queue; it completes on the workflow's answer.
+    await in_thread(deploy_stack, settings, account_id=TENANT_ACCOUNT,
+                    token=issued["token"], external_id=issued["external_id"], upgrade=True,
+                    template_body=template_without(settings, "OpenLegacyBackups", action))
     view = await client.get_workflow_handle_for(
         MigrateByokWorkflow.run, f"migrate-byok-{legacy.tenant_id}").result()
     assert view.state == "Enabled", view

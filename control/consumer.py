@@ -1,0 +1,100 @@
+"""The stack-callback consumer: long-polls the SQS queue that our SNS topic feeds and routes
+each custom-resource request (control/callbacks.py). Run as its own process (`byok consumer`);
+any number may run side by side, SQS hands each message to one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+
+from byok.custom_resource import MalformedRequest, parse_message
+from byok.settings import Settings
+from control.callbacks import Outcome, deliver
+
+log = logging.getLogger(__name__)
+
+WAIT_SECONDS = 20  # the SQS maximum: short polls can come back empty while messages exist
+BATCH = 10
+# Long enough for one delivery (DB + a Temporal update + a PUT); a consumer that dies holding
+# a message lets it come back after this, to another consumer.
+VISIBILITY_SECONDS = 60
+
+
+class CallbackConsumer:
+    def __init__(self, client: Client, engine: Engine, settings: Settings, sqs: Any):
+        self.client, self.engine, self.settings, self.sqs = client, engine, settings, sqs
+        self._url = ""
+
+    def queue_url(self) -> str:
+        if not self._url:
+            self._url = str(self.sqs.get_queue_url(
+                QueueName=self.settings.callback_queue_name)["QueueUrl"])
+        return self._url
+
+    async def poll_once(self, wait_seconds: int = WAIT_SECONDS) -> list[Outcome]:
+        """One long poll; every message handled is deleted, the rest come back later (and go
+        to the dead-letter queue after the queue's maxReceiveCount)."""
+        url = self.queue_url()
+        answer = await asyncio.to_thread(
+            self.sqs.receive_message, QueueUrl=url, MaxNumberOfMessages=BATCH,
+            WaitTimeSeconds=wait_seconds, VisibilityTimeout=VISIBILITY_SECONDS)
+        outcomes = []
+        for msg in answer.get("Messages", []):
+            outcome = await self._handle(msg)
+            if outcome is not None:
+                outcomes.append(outcome)
+                await asyncio.to_thread(self.sqs.delete_message, QueueUrl=url,
+                                        ReceiptHandle=msg["ReceiptHandle"])
+        return outcomes
+
+    async def _handle(self, msg: dict[str, Any]) -> Outcome | None:
+        try:
+            request = parse_message(msg["Body"])
+        except MalformedRequest as exc:
+            # Nothing to answer (no usable ResponseURL): dropped, never put back forever.
+            log.warning("dropped a queue message that is not a stack request: %s", exc)
+            return Outcome(None, delivered=False, reason=str(exc))
+        try:
+            return await deliver(self.client, self.engine, self.settings, request)
+        except Exception:
+            # Temporal, the database or the ResponseURL failing: the message comes back.
+            log.exception("stack request %s not delivered yet; it will come back",
+                          request.request_id)
+            return None
+
+    async def run(self, stop: asyncio.Event, wait_seconds: int = WAIT_SECONDS) -> None:
+        """Poll until `stop` is set (a poll in flight finishes first, at most wait_seconds)."""
+        while not stop.is_set():
+            try:
+                await self.poll_once(wait_seconds)
+            except Exception:
+                log.exception("the callback queue could not be read; retrying")
+                await asyncio.sleep(5)
+
+
+async def main() -> None:
+    from byok.aws import AwsClients
+    from byok.db import make_engine
+    from byok.settings import load_settings
+    from byok.temporal import connect
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
+    consumer = CallbackConsumer(await connect(settings), engine, settings,
+                                AwsClients(settings).service("sqs"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"consumer ready on queue {consumer.queue_url()}", flush=True)
+    await consumer.run(stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
