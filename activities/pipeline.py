@@ -6,6 +6,7 @@ encrypting and writing overlap on separate cores; bounded queues cap the memory 
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -21,14 +22,20 @@ class Stage(Generic[T]):
 
     put() blocks while `depth` items wait; an error in the thread is raised by the next
     put() or by finish(). abort() stops the thread without draining (items are dropped).
+    While put() or finish() waits on a slow consumer, `on_wait` is called every poll: an
+    activity heartbeats there, so a slow stage is not taken for a dead worker. The thread
+    runs in the caller's context (an activity's consumer may heartbeat itself).
     """
 
-    def __init__(self, consume: Callable[[T], object], depth: int = 4, name: str = "stage"):
+    def __init__(self, consume: Callable[[T], object], depth: int = 4, name: str = "stage",
+                 on_wait: Callable[[], object] = lambda: None):
         self._consume = consume
+        self._on_wait = on_wait
         self._q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=contextvars.copy_context().run,
+                                        args=(self._run,), name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -57,12 +64,15 @@ class Stage(Generic[T]):
                 if not self._thread.is_alive():
                     self._raise()
                     raise RuntimeError("pipeline stage stopped") from None
+                self._on_wait()
 
     def finish(self) -> None:
         """Wait until every item was consumed; raise the stage's error, if any."""
         if self._thread.is_alive():
             self.put(_END)  # type: ignore[arg-type]
-            self._thread.join()
+            while self._thread.is_alive():
+                self._thread.join(timeout=_POLL)
+                self._on_wait()
         self._raise()
 
     def abort(self) -> None:
@@ -92,11 +102,12 @@ class Inline:
         pass
 
 
-def read_ahead(items: Iterable[T], depth: int = 4, name: str = "read-ahead"
-               ) -> Generator[T, None, None]:
+def read_ahead(items: Iterable[T], depth: int = 4, name: str = "read-ahead",
+               on_wait: Callable[[], object] = lambda: None) -> Generator[T, None, None]:
     """Iterate `items` on a thread, up to `depth` ahead of the consumer; errors re-raise here.
 
     Closing the returned generator (or abandoning it) stops the thread at its next item.
+    While the consumer waits on a slow source, `on_wait` is called every poll (as Stage's).
     """
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -124,13 +135,18 @@ def read_ahead(items: Iterable[T], depth: int = 4, name: str = "read-ahead"
                 close()  # release a file the consumer abandoned
         offer(_END)
 
-    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name=name,
+                              daemon=True)
     thread.start()
 
     def consume() -> Generator[T, None, None]:
         try:
             while True:
-                item = q.get()
+                try:
+                    item = q.get(timeout=_POLL)
+                except queue.Empty:
+                    on_wait()
+                    continue
                 if item is _END:
                     return
                 if isinstance(item, _Failure):

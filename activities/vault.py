@@ -50,6 +50,11 @@ class _Progress:
 
     def add(self, n: int) -> None:
         self.done += n
+        self.beat()
+
+    def beat(self) -> None:
+        """Also called while a stage waits on a slow read or write, so a long step (one
+        slow part upload) keeps the activity alive; a hung one still ends at its timeout."""
         now = time.monotonic()
         if now - self.at >= HEARTBEAT_SECONDS:
             activity.heartbeat(self.done)  # plaintext bytes so far: the CLI's progress bar
@@ -59,8 +64,9 @@ class _Progress:
 SMALL_RESTORE = 4 << 20  # below this a restore runs on one thread
 
 
-def stage(consume: Callable[[Any], object], inline: bool, name: str) -> Stage[Any] | Inline:
-    return Inline(consume) if inline else Stage(consume, DEPTH, name)
+def stage(consume: Callable[[Any], object], inline: bool, name: str,
+          progress: _Progress) -> Stage[Any] | Inline:
+    return Inline(consume) if inline else Stage(consume, DEPTH, name, progress.beat)
 
 
 class _RecordedKeyOnly:
@@ -127,13 +133,13 @@ class VaultActivities:
         head = [c for c in (first, second) if c is not None]
         writer = self.store.writer(plan.object_key)
         hasher = new_hasher(self.digest_alg)
-        hashing = stage(hasher.update, small, "backup-hash")
-        writing = stage(writer.write, small, "backup-write")
+        progress = _Progress()
+        hashing = stage(hasher.update, small, "backup-hash", progress)
+        writing = stage(writer.write, small, "backup-write", progress)
         source = iter(head) if small else read_ahead(itertools.chain(head, chunks), DEPTH,
-                                                       "backup-read")
+                                                       "backup-read", progress.beat)
         try:
             writing.put(enc.header())
-            progress = _Progress()
             for chunk in source:
                 hashing.put(chunk)
                 out = enc.update(chunk)
@@ -182,10 +188,10 @@ class VaultActivities:
                 # Read ahead (in the store), decrypt here, hash and write on their own
                 # threads; plaintext frames are immutable, so both stages share them.
                 dec = Decryptor(src.read, provider, context)
-                hashing = stage(hasher.update, small, "restore-hash")
-                writing = stage(out.write, small, "restore-write")
+                progress = _Progress()
+                hashing = stage(hasher.update, small, "restore-hash", progress)
+                writing = stage(out.write, small, "restore-write", progress)
                 try:
-                    progress = _Progress()
                     for chunk in dec:
                         hashing.put(chunk)
                         writing.put(chunk)

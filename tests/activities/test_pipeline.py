@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Iterator
@@ -118,3 +119,39 @@ def test_block_reader_serves_reads_across_blocks_without_copies_inside_one() -> 
     assert bytes(r.read(100)) == b"klmnop"  # short at the end
     assert r.read(1) == b""
     assert BlockReader(iter(blocks)).read() == b"abcdefghijklmnop"
+
+
+def test_a_producer_waiting_on_a_slow_stage_calls_on_wait_and_the_stage_sees_its_context(
+        ) -> None:
+    # A slow write (one S3 part) must let the activity heartbeat while it waits; and the
+    # consumer runs in the producer's context, so activity.heartbeat() works in it too.
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+    seen: list[str] = []
+    waits: list[int] = []
+    release = threading.Event()
+
+    def slow(item: int) -> None:
+        seen.append(var.get())
+        release.wait(5)
+
+    def on_wait() -> None:
+        waits.append(1)
+        release.set()  # the wait was seen: let the consumer go on
+
+    s = Stage(slow, depth=1, name="slow", on_wait=on_wait)
+    for i in range(3):
+        s.put(i)  # the third waits: one item is held by the consumer, one queued
+    s.finish()
+    assert waits and seen == ["caller"] * 3
+
+
+def test_a_consumer_waiting_on_a_slow_source_calls_on_wait() -> None:
+    waits: list[int] = []
+
+    def slow_source() -> Iterator[int]:
+        time.sleep(0.7)
+        yield 1
+
+    assert list(read_ahead(slow_source(), 2, "slow", on_wait=lambda: waits.append(1))) == [1]
+    assert len(waits) >= 2

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from byok import crud
+from byok.codec import data_converter
 from byok.db import session_scope
 from byok.settings import Settings
 from control.backups import start_backup as start_backup_workflow
@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+async def dev_server(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    # The same codec as the worker: every payload crosses the server encrypted.
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings.payload_keys),
         dev_server_existing_path=str(VENV_BIN / "temporal"),
         search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
                            SearchAttributeKey.for_keyword("WalletState")])
