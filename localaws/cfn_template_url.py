@@ -10,7 +10,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.s3.models import s3_backends
 
-from . import accounts, authz, cfn_custom
+from . import accounts, authz
 from .operations import Request
 
 _VIRTUAL = re.compile(r"^(?P<bucket>[a-z0-9.-]+)\.s3([.-][a-z0-9-]+)?\.amazonaws\.com$")
@@ -22,13 +22,15 @@ NO_KEY = ("S3 error: The specified key does not exist. For more information chec
           "http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html")
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
 def locate(url: str) -> tuple[str, str] | None:
     """(bucket, key) of an S3 URL: virtual-hosted, path style, or localaws's own endpoint."""
     parts = urlsplit(url)
     path = unquote(parts.path).lstrip("/")
     host = parts.hostname or ""
-    local = urlsplit(cfn_custom.server_url)
-    if parts.scheme == "http" and (host, parts.port) == (local.hostname, local.port):
+    if parts.scheme == "http" and host in LOOPBACK:  # a localaws endpoint (never AWS's)
         bucket, _, key = path.partition("/")
     elif parts.scheme != "https":
         return None

@@ -76,6 +76,10 @@ class LocalAwsApp:
         self.moto = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        # ResponseURLs name the server that made them: more than one LocalAws may run in a
+        # process (tests start their own), and the last one started must not take them over.
+        cfn_custom.server_url = (f"http://{environ.get('SERVER_NAME', '127.0.0.1')}:"
+                                 f"{environ.get('SERVER_PORT', '4566')}")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
