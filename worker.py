@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -168,5 +169,14 @@ async def main() -> int:
     return code
 
 
+def _exit(code: int) -> None:
+    """Leave without interpreter finalization: the SDK's native threads may still release
+    the GIL after Python tore its thread states down (a SIGABRT seen at exit). The drain is
+    complete and the output flushed by then, so nothing is lost."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    _exit(asyncio.run(main()))
