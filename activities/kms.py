@@ -121,7 +121,6 @@ class KmsActivities:
         arn, key_id = meta["Arn"], meta["KeyId"]
         if meta.get("AWSAccountId", check.account_id) != check.account_id:
             raise KeyUnusable("the key is in another account", code="KEY_WRONG_ACCOUNT")
-        check_enabled(meta)
         if (meta.get("KeyUsage"), meta.get("KeySpec", meta.get("CustomerMasterKeySpec")),
                 meta.get("Origin")) != ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "AWS_KMS"):
             raise KeyUnusable("the key must be a symmetric ENCRYPT_DECRYPT key with key material "
@@ -135,6 +134,9 @@ class KmsActivities:
         if mr_type != "PRIMARY":
             raise KeyUnusable(f"key {key_id} is a replica; give the primary key's id",
                               code="KEY_IS_REPLICA")
+        # What the key is comes first (a replica is named as such even while it is still
+        # Creating); then whether it is usable now.
+        check_enabled(meta)
         region = arn.split(":")[3]
         if region != check.region:
             raise KeyUnusable(f"the key is in {region}, not the control-plane region "
