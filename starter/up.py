@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
 import shutil
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from byok.settings import Settings
+from starter.probes import http_status, port_problems, temporal_ready
 from starter.procs import Child, ChildFailed, say
 from starter.supervise import Supervised, stack_file, supervise, write_stack_file
 
@@ -34,43 +31,6 @@ class Component:
     argv: list[str]
     ready: Callable[[Child], bool]
     marker: str | None = None
-
-
-def _bindable(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        # SO_REUSEADDR: a port left in TIME_WAIT by a previous run is free; a listener is not.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def port_problems(settings: Settings) -> list[str]:
-    """Every port the stack needs that is taken, each naming the setting that moves it."""
-    wanted = [(settings.temporal_port, "BYOK_TEMPORAL_PORT", "127.0.0.1"),
-              (settings.temporal_ui_port, "BYOK_TEMPORAL_UI_PORT", "127.0.0.1"),
-              (settings.web_port, "BYOK_WEB_PORT", settings.web_host)]
-    if settings.worker_metrics_port:
-        wanted.append((settings.worker_metrics_port, "BYOK_WORKER_METRICS_PORT",
-                       settings.worker_metrics_host))
-    if settings.codec_port:
-        wanted.append((settings.codec_port, "BYOK_CODEC_PORT", "127.0.0.1"))
-    if settings.aws_endpoint_url:
-        wanted.insert(2, (settings.localaws_port, "BYOK_LOCALAWS_PORT", "127.0.0.1"))
-    problems: list[str] = []
-    owner: dict[int, str] = {}
-    for port, var, host in wanted:
-        if port in owner:
-            problems.append(f"port {port} is given to both {owner[port]} and {var}")
-            continue
-        owner[port] = var
-        if not _bindable(host, port):
-            problems.append(f"port {port} is in use ({var}); stop what uses it "
-                            f"or set {var} to a free port")
-    return problems
 
 
 def _url_host(host: str, *, probe: bool) -> str:
@@ -118,42 +78,6 @@ def temporal_executable() -> str | None:
     return shutil.which("temporal")
 
 
-def _http_status(url: str) -> int | None:
-    try:
-        # trust_env=False: an HTTP(S)_PROXY from the environment must not see local probes.
-        return httpx.get(url, timeout=2, trust_env=False).status_code
-    except httpx.HTTPError:
-        return None
-
-
-def _tcp_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _temporal_answers(port: int) -> bool:
-    from temporalio.client import Client
-
-    async def probe() -> None:
-        client = await asyncio.wait_for(Client.connect(f"127.0.0.1:{port}"), 5)
-        await asyncio.wait_for(client.service_client.check_health(), 5)
-
-    try:
-        asyncio.run(probe())
-    except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
-        return False
-    return True
-
-
-def _temporal_ready(port: int, ui_port: int) -> bool:
-    # The cheap TCP check first: the gRPC probe is slow to fail while nothing listens.
-    return (_tcp_open(port) and _temporal_answers(port)
-            and _http_status(f"http://127.0.0.1:{ui_port}/") is not None)
-
-
 def components(settings: Settings, temporal: str) -> list[Component]:
     """The stack in start order; each waits for the one before it to be ready."""
     py, home = sys.executable, settings.home.resolve()
@@ -166,16 +90,16 @@ def components(settings: Settings, temporal: str) -> list[Component]:
     cport = settings.codec_port
     if cport:  # the UI decodes the encrypted payloads through our codec server
         temporal_argv += ["--ui-codec-endpoint", f"http://127.0.0.1:{cport}"]
-    out = [Component("temporal", temporal_argv, lambda _: _temporal_ready(tport, uport))]
+    out = [Component("temporal", temporal_argv, lambda _: temporal_ready(tport, uport))]
     if cport:
         out.append(Component(
             "codec", [py, "-m", "uvicorn", "web.codec_server:create_codec_app", "--factory",
                       "--host", "127.0.0.1", "--port", str(cport), "--log-level", "warning"],
-            lambda _: _http_status(f"http://127.0.0.1:{cport}/decode") is not None))
+            lambda _: http_status(f"http://127.0.0.1:{cport}/decode") is not None))
     if settings.aws_endpoint_url:
         out.append(Component(
             "localaws", [py, "-m", "localaws", "--host", "127.0.0.1", "--port", str(aport)],
-            lambda _: _http_status(f"http://127.0.0.1:{aport}/_localaws/ping") == 200))
+            lambda _: http_status(f"http://127.0.0.1:{aport}/_localaws/ping") == 200))
     out.append(Component("worker", [py, "worker.py"], lambda c: c.marked.is_set(),
                          marker="worker ready"))
     # Stack callbacks: long-polls the SQS queue, hands requests to the workflows.
@@ -185,7 +109,7 @@ def components(settings: Settings, temporal: str) -> list[Component]:
     out.append(Component(
         "web", [py, "-m", "uvicorn", "web.app:create_app", "--factory", "--host",
                 settings.web_host, "--port", str(settings.web_port)],
-        lambda _: _http_status(healthz) == 200))
+        lambda _: http_status(healthz) == 200))
     return out
 
 

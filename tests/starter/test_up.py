@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from byok.settings import Settings, load_settings
-from starter import up
+from starter import probes, up
 from starter.procs import Child, ChildFailed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def test_a_taken_port_stops_it_before_anything_starts(tmp_path: Path, taken: str
 def test_two_settings_on_one_port_are_refused(tmp_path: Path) -> None:
     (port,) = free_ports(1)
     settings = load_settings(home=tmp_path, web_port=port, temporal_ui_port=port)
-    assert up.port_problems(settings) == [
+    assert probes.port_problems(settings) == [
         f"port {port} is given to both BYOK_TEMPORAL_UI_PORT and BYOK_WEB_PORT"]
 
 
@@ -416,10 +416,10 @@ def test_byok_up_end_to_end(tmp_path: Path) -> None:
         deadline = time.monotonic() + 90
         while log_path.read_text().count("[worker] worker ready") < 2:
             assert time.monotonic() < deadline, log_path.read_text()
-            assert up._http_status(f"http://127.0.0.1:{web_port}/healthz") is not None
-            assert up._http_status(f"http://127.0.0.1:{ports[2]}/_localaws/ping") == 200
+            assert probes.http_status(f"http://127.0.0.1:{web_port}/healthz") is not None
+            assert probes.http_status(f"http://127.0.0.1:{ports[2]}/_localaws/ping") == 200
             time.sleep(0.5)
-        assert up._temporal_ready(ports[0], ports[1])
+        assert probes.temporal_ready(ports[0], ports[1])
         assert alive(started["restarted worker"]) and proc.poll() is None
 
         # `byok worker` joins the running stack with the settings up gave its children.
