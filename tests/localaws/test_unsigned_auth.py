@@ -287,3 +287,27 @@ def test_web_identity_is_not_served_unsigned(local: Target) -> None:
 def test_localaws_control_endpoints_stay_unsigned(server: LocalAws) -> None:
     assert server.ping()
     assert "now" in server._call("GET", "clock")
+
+
+def test_a_response_url_carries_its_own_signature_and_expiry(local: Target,
+                                                             server: LocalAws) -> None:
+    """The custom-resource ResponseURL stands in for CloudFormation's presigned S3 URL: it is
+    signed by localaws (not by a caller's key), and S3's answers to a forged or expired one."""
+    from .test_cfn_custom import _answer, _create, _queue, _request, _status
+
+    topic, sqs, queue = _queue(local)
+    cfn = _create(local, topic)
+    event = _request(sqs, queue)
+    url, body = event["ResponseURL"], json.dumps(_answer(event)).encode()
+    expires = url.split("&Expires=", 1)[1].split("&", 1)[0]
+    forged = [url.replace("X-Amz-Signature=", "X-Amz-Signature=0"),
+              url.replace(f"&Expires={expires}", f"&Expires={int(expires) + 86400}"),
+              url.replace("/cfn-response/", "/cfn-response/0")]
+    for bad in forged:
+        status, answer = _http(bad, "PUT", body, {"Content-Type": ""})
+        assert (status, _code(answer)) == (403, "SignatureDoesNotMatch"), bad
+    assert _status(cfn) == "CREATE_IN_PROGRESS"
+    server.advance_clock(hours=2, seconds=1)
+    status, answer = _http(url, "PUT", body, {"Content-Type": ""})
+    assert (status, _code(answer)) == (403, "AccessDenied")
+    assert b"Request has expired" in answer
