@@ -33,13 +33,13 @@ def _setup(url: str) -> tuple[Any, str]:
     key = kms.create_key()["KeyMetadata"]["Arn"]
     trust = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": TENANT_ACCOUNT}, "Action": "sts:AssumeRole"}]}
-    use = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": key}]}
+    use = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": key},
+        {"Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::bench-bucket/object"}]}
     s3 = _client(url, "s3")
     s3.create_bucket(Bucket="bench-bucket")
     s3.put_object(Bucket="bench-bucket", Key="object", Body=b"x" * 1024)
-    use["Statement"].append({"Effect": "Allow", "Action": "s3:GetObject",
-                             "Resource": "arn:aws:s3:::bench-bucket/object"})
     iam.create_role(RoleName="Bench", AssumeRolePolicyDocument=json.dumps(trust))
     iam.put_role_policy(RoleName="Bench", PolicyName="use", PolicyDocument=json.dumps(use))
     creds = _client(url, "sts").assume_role(
