@@ -27,6 +27,7 @@ _DOCUMENTS = {
     ("kms", "PutKeyPolicy"): ("Policy", "resource"),
     ("kms", "ReplicateKey"): ("Policy", "resource"),
 }
+_MOTO_PATHS = ("/moto-api", "/latest/meta-data/", "/latest/api/")
 _MALFORMED = {"iam": "MalformedPolicyDocument", "kms": "MalformedPolicyDocumentException"}
 
 
@@ -80,6 +81,11 @@ def policy_text(value: Any) -> str:
 
 def check(environ: dict[str, Any], body: bytes, strict: bool) -> Passed | denial.Response:
     """Passed, or the error response AWS would give."""
+    if strict and environ.get("PATH_INFO", "").startswith(_MOTO_PATHS):
+        # moto routes these by path before any service: its reset and state API, not AWS.
+        return denial.response("s3", denial.LocalAwsError(
+            "moto's own endpoints are not served; localaws's control endpoint is /_localaws/",
+            "LocalAwsUnsupported", 400))
     sig = authn.scope(environ)
     if sig is None:
         return _anonymous(environ, body) if strict else Passed(None)

@@ -311,3 +311,23 @@ def test_a_response_url_carries_its_own_signature_and_expiry(local: Target,
     status, answer = _http(url, "PUT", body, {"Content-Type": ""})
     assert (status, _code(answer)) == (403, "AccessDenied")
     assert b"Request has expired" in answer
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_motos_own_api_is_not_served(local: Target, signed: bool) -> None:
+    """moto answers /moto-api/* (its state, with every secret, and reset) before any service;
+    AWS has no such thing, signed or not."""
+    local.client("kms", TENANT_ACCOUNT).create_key(Description="kept")
+    url = f"{local.url}/moto-api/data.json"
+    headers = {}
+    if signed:  # a root key's valid signature does not open it either
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        request = AWSRequest(method="GET", url=url)
+        S3SigV4Auth(Credentials(TENANT_ACCOUNT, "local"), "s3", "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+    status, body = _http(url, "GET", None, headers)
+    assert (status, _code(body)) == (400, "LocalAwsUnsupported")
+    assert b"kept" not in body
