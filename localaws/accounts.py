@@ -46,6 +46,11 @@ class Caller:
         return self.service is None and self.arn.endswith(f":{self.account}:root")
 
     @property
+    def anonymous(self) -> bool:
+        """An unsigned S3 request: no account, no identity policies; only "*" grants match."""
+        return not self.account and self.service is None
+
+    @property
     def principal_arn(self) -> str:
         """aws:PrincipalArn: a session reports its role's ARN."""
         return self.role_arn or self.arn

@@ -3,7 +3,8 @@
 Explicit Deny anywhere wins. Across accounts both sides must allow, always. Within an account,
 KMS key policies and role trust policies must admit the caller (directly, or by naming its
 account - then its identity policies must allow too); other resource policies (S3, SNS, SQS)
-may grant on their own. An account's root is allowed everything by identity."""
+may grant on their own. An account's root is allowed everything by identity. The anonymous
+principal (unsigned S3) has no identity: a public bucket policy or a public ACL must grant."""
 
 from __future__ import annotations
 
@@ -29,18 +30,22 @@ class Check:
     policy_required: bool = False  # KMS key policies and trust policies
     context: dict[str, list[str]] = field(default_factory=dict)
     tags: Callable[[], dict[str, str]] | None = None  # aws:ResourceTag/*
+    public_acl: bool = False  # an S3 ACL grants this to AllUsers (anonymous requests)
+    restrict_public: bool = False  # Block Public Access voids public policy grants
 
 
 def _lookup(caller: Caller, req: Request, check: Check) -> Lookup:
     base = {
-        "aws:principalaccount": [caller.account], "aws:principalarn": [caller.principal_arn],
         "aws:requestedregion": [req.region],
-        # Direct calls: SNS's legacy default topic policy compares the caller's account.
-        "aws:sourceowner": [caller.account],
         # Requests reach localaws over loopback HTTP; they stand for AWS's TLS endpoints,
         # so the TLS-only bucket policies written for AWS apply as they do there.
         "aws:securetransport": ["true"],
     }
+    if not caller.anonymous:  # an anonymous request has no principal keys at all
+        base.update({
+            "aws:principalaccount": [caller.account], "aws:principalarn": [caller.principal_arn],
+            # Direct calls: SNS's legacy default topic policy compares the caller's account.
+            "aws:sourceowner": [caller.account]})
     if req.service == "kms":
         base["kms:calleraccount"] = [caller.account]
     base.update({k.lower(): v for k, v in check.context.items()})
@@ -61,7 +66,7 @@ def _lookup(caller: Caller, req: Request, check: Check) -> Lookup:
 
 def _identity_allows(caller: Caller, check: Check, lookup: Lookup) -> str:
     """'deny', 'allow' or 'implicit' from the caller's identity policies."""
-    if caller.service is not None:
+    if caller.service is not None or caller.anonymous:
         return "implicit"
     if caller.is_root:
         return "allow"
@@ -107,6 +112,9 @@ def decide(caller: Caller, req: Request, check: Check) -> str | None:
     same = check.resource_account in (None, caller.account)
     no_identity = f"because no identity-based policy allows the {check.action} action"
     no_resource = f"because no resource-based policy allows the {check.action} action"
+    if caller.anonymous:
+        public = granted == "direct" and not check.restrict_public
+        return None if public or check.public_acl else no_resource
     if check.policy_required and same:
         if granted == "direct" or (granted == "account" and identity == "allow"):
             return None

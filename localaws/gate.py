@@ -1,5 +1,7 @@
-"""The strict gate every AWS request passes before moto: authenticate, validate new policy
-documents, authorise. Lax mode (speed experiments only) skips authentication and authorisation."""
+"""The strict gate every AWS request passes before moto: authenticate (SigV4 header or S3
+presigned URL), validate new policy documents, authorise. An unsigned request is refused as its
+service refuses it, or, for S3, evaluated as the anonymous principal. Lax mode (speed experiments
+only) skips authentication and authorisation."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import authn, authz, denial, policy, resources
+from . import authn, authz, denial, policy, resources, unsigned
 from .accounts import Caller
 from .operations import Request
 
@@ -25,6 +27,7 @@ _DOCUMENTS = {
     ("kms", "PutKeyPolicy"): ("Policy", "resource"),
     ("kms", "ReplicateKey"): ("Policy", "resource"),
 }
+_MOTO_PATHS = ("/moto-api", "/latest/meta-data/", "/latest/api/")
 _MALFORMED = {"iam": "MalformedPolicyDocument", "kms": "MalformedPolicyDocumentException"}
 
 
@@ -78,9 +81,14 @@ def policy_text(value: Any) -> str:
 
 def check(environ: dict[str, Any], body: bytes, strict: bool) -> Passed | denial.Response:
     """Passed, or the error response AWS would give."""
+    if strict and environ.get("PATH_INFO", "").startswith(_MOTO_PATHS):
+        # moto routes these by path before any service: its reset and state API, not AWS.
+        return denial.response("s3", denial.LocalAwsError(
+            "moto's own endpoints are not served; localaws's control endpoint is /_localaws/",
+            "LocalAwsUnsupported", 400))
     sig = authn.scope(environ)
     if sig is None:
-        return Passed(None)  # unsigned (control endpoints, presigned replies): not evaluated
+        return _anonymous(environ, body) if strict else Passed(None)
     key, region, service = sig
     try:
         caller = authn.authenticate(environ, body) if strict else None
@@ -94,3 +102,25 @@ def check(environ: dict[str, Any], body: bytes, strict: bool) -> Passed | denial
         return Passed(caller, resources.owner_of(req, checks))
     except denial.LocalAwsError as error:
         return denial.response(service, error)
+
+
+def _anonymous(environ: dict[str, Any], body: bytes) -> Passed | denial.Response:
+    """An unsigned request (localaws's own /_localaws/ endpoints never get here)."""
+    service, operation = unsigned.service_of(environ, body)
+    try:
+        refused = unsigned.refusal(environ, service, operation)
+        if refused is not None:
+            raise refused
+        req = parse_request(environ, body, "s3", "us-east-1", "")
+        checks = resources.checks_for(req)
+        first = checks[0]
+        if not first.resource_account and first.resource != "*" and \
+                first.action != "s3:CreateBucket":
+            return Passed(unsigned.ANONYMOUS)  # no such bucket: moto answers NoSuchBucket
+        unsigned.grant_public_access(req, checks)
+        authz.authorize(unsigned.ANONYMOUS, req, checks)
+        # moto serves it from the bucket owner's account (it would pick its default one).
+        return Passed(unsigned.ANONYMOUS, checks[0].resource_account or None)
+    except denial.LocalAwsError as error:
+        # A generic JSON service answers in the awsJson shape KMS uses.
+        return denial.response("kms" if service == "json" else service, error)

@@ -158,7 +158,7 @@ def _sqs_queue(arn: str) -> Any:
     return backend[parts[3]].queues.get(parts[5]) if backend is not None else None
 
 
-def _bucket(arn: str) -> tuple[str | None, Any]:
+def bucket_of(arn: str) -> tuple[str | None, Any]:
     from moto.s3.models import s3_backends
 
     name = arn.split(":::", 1)[-1].split("/", 1)[0]
@@ -195,7 +195,7 @@ def checks_for(req: Request) -> list[Check]:
         queue = _sqs_queue(resource)
         check.resource_policy = queue.policy if queue is not None else None
     elif req.service == "s3" and resource != "*":
-        owner, bucket = _bucket(resource)
+        owner, bucket = bucket_of(resource)
         check.resource_account = owner if bucket is not None else req.account
         raw = bucket.policy if bucket is not None else None
         check.resource_policy = raw.decode() if isinstance(raw, bytes) else raw

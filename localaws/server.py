@@ -14,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import (
     accounts,
+    authn,
     cfn_custom,
     cfn_requests,
     clock,
@@ -114,10 +115,8 @@ class LocalAwsApp:
             accounts.acting.account = None
 
     def _intercept(self, environ: dict[str, Any], body: bytes) -> Response | None:
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        key = accounts.access_key_of({"Authorization": auth})
-        scope = auth.split("Credential=", 1)[-1].split(",")[0].split("/")
-        service = scope[3] if len(scope) > 3 else ""
+        # The signer's scope, from the Authorization header or a presigned URL's query.
+        key, region, service = authn.scope(environ) or (None, "", "")
         json_protocol = "json" in environ.get("CONTENT_TYPE", "")
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
@@ -146,7 +145,6 @@ class LocalAwsApp:
             consistency.sweep()
         if service == "cloudformation":
             cfn_requests.sweep()
-        region = scope[2] if len(scope) > 2 else ""
         return consistency.check(service, operation, region, account, body, json_protocol)
 
     @staticmethod
