@@ -22,7 +22,7 @@ from control.consumer import CallbackConsumer
 from control.enablement import start_migration
 from control.restores import run_restore
 from tests.lazy import lazy
-from tests.workflows.enable_helpers import in_thread, result
+from tests.workflows.enable_helpers import in_thread, result, until_delivered
 
 
 def template_without(settings: Settings, sid: str, action: str | None = None) -> str:
@@ -48,6 +48,7 @@ async def _enable_with(temporal_env: Any, engine: Engine, enable: Any, deploy: A
     answers it; the stack's own outcome follows the workflow's."""
     issued = await enable(tenant)
     await deploy(issued, template_body=body)
+    await until_delivered(engine, issued.token)
     return await result(temporal_env, issued.workflow_id)
 
 
