@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from byok import audit
+from byok import audit, console_sessions
 from byok.db import session_scope
 from byok.errors import Unauthorized
 from control import tenants
@@ -50,18 +50,23 @@ def signin(request: Request, settings: SettingsDep, engine: EngineDep,
     with session_scope(engine) as db:
         audit.append(db, tenant_id=caller.tenant_id, actor=caller.actor,
                      action="console.signed_in", details={"key_id": caller.key_id})
+        sid = console_sessions.start(db, tenant_id=caller.tenant_id, key_id=caller.key_id,
+                                     max_age=sess.MAX_AGE)
     redirect = RedirectResponse(f"/t/{caller.tenant_id}/encryption-key", status_code=303)
-    sess.save(redirect, settings, sess.signed_in(caller.tenant_id, caller.key_id))
+    sess.save(redirect, settings, sess.signed_in(caller.tenant_id, caller.key_id, sid))
     return redirect
 
 
 @router.post("/signout")
-def signout(request: Request, settings: SettingsDep, csrf_token: str = Form("")) -> Response:
+def signout(request: Request, settings: SettingsDep, engine: EngineDep,
+            csrf_token: str = Form("")) -> Response:
     session = sess.load(request, settings)
     if not sess.csrf_ok(session, csrf_token):
         return _csrf_refused(request, settings)
+    with session_scope(engine) as db:  # server-side: every copy of the cookie dies with it
+        console_sessions.end(db, session.sid)
     resp = RedirectResponse("/signin", status_code=303)
-    sess.clear(resp)
+    sess.clear(resp, settings)
     return resp
 
 
