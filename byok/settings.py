@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from byok.errors import InvalidSettings
@@ -29,7 +29,13 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty = SQLite file under home
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
-    temporal_ui_url: str = "http://localhost:8233"
+    temporal_ui_url: str = "http://localhost:8233"  # operators only: never shown to tenants
+    # mTLS to a Temporal cluster: PEM files. The CA verifies the server (empty = the system's
+    # roots); the client certificate and its key prove this process. Any set = TLS on.
+    temporal_tls_ca: str = ""
+    temporal_tls_cert: str = ""
+    temporal_tls_key: str = ""
+    temporal_tls_server_name: str = ""  # when the certificate names another host
     task_queue: str = "byok-vault"  # control work; transfers go to its "-transfer" twin
     # Which queues this worker process polls: both on one machine, one each when scaled apart.
     worker_queues: str = Field(default="control,transfer",
@@ -109,6 +115,22 @@ class Settings(BaseSettings):
     # for BYOK_AUDIT_ANCHOR_LOCK_DAYS when > 0: the bucket must have Object Lock enabled).
     audit_anchor_interval_seconds: int = Field(default=3600, ge=60)
     audit_anchor_lock_days: int = Field(default=0, ge=0, le=3650)
+
+    @model_validator(mode="after")
+    def _temporal_tls(self) -> Settings:
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            given, missing = (("cert", "key") if self.temporal_tls_cert else ("key", "cert"))
+            raise ValueError(f"BYOK_TEMPORAL_TLS_{given.upper()} is set without "
+                             f"BYOK_TEMPORAL_TLS_{missing.upper()}: a client certificate "
+                             "needs its private key (and a key its certificate)")
+        if self.temporal_tls_server_name and not self.temporal_tls:
+            raise ValueError("BYOK_TEMPORAL_TLS_SERVER_NAME is set but TLS is not: set "
+                             "BYOK_TEMPORAL_TLS_CA (and the client certificate and key)")
+        return self
+
+    @property
+    def temporal_tls(self) -> bool:
+        return bool(self.temporal_tls_ca or self.temporal_tls_cert or self.temporal_tls_key)
 
     @field_validator("payload_keys", "audit_keys")
     @classmethod
@@ -198,6 +220,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(f"BYOK_{field.upper()}: {err['msg']}")
+            if not err["loc"]:  # a check across fields: its message names the variables
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            problems.append(f"BYOK_{str(err['loc'][0]).upper()}: {err['msg']}")
         raise InvalidSettings("invalid settings: " + "; ".join(problems)) from None

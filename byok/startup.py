@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from byok.errors import InvalidSettings
 from byok.keyspec import dev_key
 from byok.settings import Settings
+from byok.tls import tls_problems
 
 DEV_OPERATOR_KEY = Settings.model_fields["operator_api_key"].default
 DEV_SESSION_SECRET = Settings.model_fields["session_secret"].default
@@ -39,7 +40,7 @@ def host_of(address: str) -> str:
 def check_real_mode(settings: Settings, bind_host: str) -> list[str]:
     """Every unsafe or missing setting, each naming its variable; empty = safe to start.
     bind_host: where the process listens (the web app), or what it takes work from."""
-    problems = []
+    problems = tls_problems(settings)  # a bad BYOK_TEMPORAL_TLS_* file, named before connecting
     dev = {"BYOK_OPERATOR_API_KEY": settings.operator_api_key == DEV_OPERATOR_KEY,
            "BYOK_SESSION_SECRET": settings.session_secret == DEV_SESSION_SECRET,
            # A public key seals nothing: the current payload key, and any audit key (one
