@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # A check that no worker starts within this is reported missed (audit event, alert).
     health_schedule_to_start_seconds: int = Field(default=120, ge=5)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Webhooks go to public https endpoints only. The dev override also admits http and
+    # loopback (the tests' and demo's local receivers); unset = on only on the embedded stack
+    # (BYOK_AWS_ENDPOINT_URL set), and refused at start-up on real AWS.
+    webhook_allow_loopback: bool | None = None
 
     keycache_max_age_seconds: int = Field(default=300, ge=1)
     keycache_max_uses: int = Field(default=10_000, ge=1)
@@ -127,6 +131,12 @@ class Settings(BaseSettings):
             raise ValueError("BYOK_TEMPORAL_TLS_SERVER_NAME is set but TLS is not: set "
                              "BYOK_TEMPORAL_TLS_CA (and the client certificate and key)")
         return self
+
+    @property
+    def webhooks_may_use_loopback(self) -> bool:
+        if self.webhook_allow_loopback is None:
+            return bool(self.aws_endpoint_url)
+        return self.webhook_allow_loopback
 
     @property
     def temporal_tls(self) -> bool:

@@ -58,6 +58,9 @@ def check_real_mode(settings: Settings, bind_host: str) -> list[str]:
     problems += [f"{var} is the dev default, refused on real AWS (BYOK_AWS_ENDPOINT_URL is "
                  "empty): set a random secret of 32+ characters"
                  for var, is_dev in dev.items() if is_dev]
+    if settings.webhook_allow_loopback:
+        problems.append("BYOK_WEBHOOK_ALLOW_LOOPBACK is a dev override, refused on real AWS: "
+                        "alerts go only to public https endpoints")
     if settings.service_account_id in PLACEHOLDER_ACCOUNTS:
         problems.append(f"BYOK_SERVICE_ACCOUNT_ID {settings.service_account_id} is a "
                         "placeholder: set the vendor's 12-digit AWS account id")
