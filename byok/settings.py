@@ -108,6 +108,16 @@ class Settings(BaseSettings):
     keycache_max_entries: int = Field(default=1_000, ge=1)
     frame_size: int = Field(default=1 << 20, ge=4096, le=64 << 20)
 
+    # Limits of the web app: events per client (or per tenant for checks) in a sliding window,
+    # then 429 with Retry-After; counted in each web process's memory (web/ratelimit.py).
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86400)
+    rate_limit_signin: int = Field(default=10, ge=1)  # console sign-in attempts per client
+    rate_limit_auth_failures: int = Field(default=10, ge=1)  # bad Bearer/operator keys per client
+    rate_limit_callback: int = Field(default=30, ge=1)  # stack callbacks per client
+    rate_limit_checks: int = Field(default=6, ge=1)  # on-demand checks/refreshes per tenant
+    # Request bodies above this are refused (413) before parsing; streamed uploads excepted.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 << 20)
+
     operator_api_key: str = "dev-operator-key-change-me"  # dev default; compose requires a real one
     session_secret: str = "dev-session-secret-change-me"  # noqa: S105 - dev default
     # Temporal payloads and failures are encrypted with these (id:base64 32-byte keys, newest

@@ -12,9 +12,10 @@ from control import tenants
 from control.checks import refresh_wallet
 from control.wallet import wallet_view
 from web import session as sess
-from web.auth import caller_from_key
+from web.auth import auth_failed, auth_gate, caller_from_key
 from web.deps import EngineDep, LazyTemporalDep, SettingsDep
 from web.pages import PageUser, render
+from web.ratelimit import client_of, limiter_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,9 +42,12 @@ def signin(request: Request, settings: SettingsDep, engine: EngineDep,
     session = sess.load(request, settings)
     if not sess.csrf_ok(session, csrf_token):
         return _csrf_refused(request, settings)
+    limiter_of(request).check("signin", client_of(request))
+    auth_gate(request)
     try:
         caller = caller_from_key(engine, api_key.strip())
     except Unauthorized:
+        auth_failed(request, engine, "console_signin")
         # The typed key is deliberately not echoed back: it is a secret.
         return render(request, "signin.html", status_code=401, csrf=session.csrf,
                       error="That API key is unknown or was revoked. Check it and try again.")
@@ -94,6 +98,7 @@ async def health_check(request: Request, user: PageUser, engine: EngineDep,
                        csrf_token: str = Form("", max_length=200)) -> Response:
     if not sess.csrf_ok(sess.load(request, settings), csrf_token):
         return _csrf_refused(request, settings)
+    limiter_of(request).check("check", user.tenant_id)
     wallet = await refresh_wallet(engine, settings, temporal, user.tenant_id,
                                            requested_by="console")
     check = wallet["health"]["check"]
