@@ -175,3 +175,30 @@ def test_the_window_slides_and_keys_are_bounded() -> None:
     store.hit("b", 2, 60)
     store.hit("c", 2, 60)  # "a" was least recently used: dropped, memory stays bounded
     assert set(store._hits) == {"b", "c"}
+
+
+def test_a_chunked_body_under_uvicorn_is_cut_off_at_the_limit(live_server: Any) -> None:
+    """Over a real socket, chunked (no Content-Length), far more than the limit: 413 arrives
+    while the client is still sending, and the server is fine afterwards."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(live_server.url)
+    limit = live_server.settings.max_body_bytes
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/wallets/_post-process HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b" " * 65536
+        sent = 0
+        try:
+            while sent < 64 * limit:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+        except OSError:
+            pass  # the server closed the connection on us: the point
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert b"PAYLOAD_TOO_LARGE" in reply
+    assert sent < 64 * limit  # cut off long before the whole body was taken
+    ok = httpx.post(f"{live_server.url}/api/v1/wallets/_post-process", json={"token": "x"})
+    assert ok.status_code == 401
