@@ -9,7 +9,6 @@ our CA and forwards to the test server: the client's TLS is real end to end up t
 from __future__ import annotations
 
 import asyncio
-import datetime
 import ipaddress
 import os
 import ssl
@@ -19,55 +18,28 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from byok.errors import InvalidSettings
 from byok.settings import Settings, load_settings
 from byok.startup import check_real_mode
 from byok.temporal import connect
-
-
-def _issue(name: str, issuer: tuple[Any, x509.Name] | None, *, ca: bool = False,
-           sans: list[x509.GeneralName] | None = None) -> tuple[Any, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    signer_key, issuer_name = issuer or (key, subject)
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return key, builder.sign(signer_key, hashes.SHA256())
-
-
-def _write(path: Path, key: Any, cert: x509.Certificate) -> tuple[Path, Path]:
-    cert_path, key_path = path.with_suffix(".crt"), path.with_suffix(".key")
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+from tests.security.pki import issue, write_pem
 
 
 @pytest.fixture
 def pki(tmp_path: Path) -> dict[str, Path]:
-    ca_key, ca = _issue("byok test CA", None, ca=True)
-    server_key, server = _issue("temporal.cluster.internal", (ca_key, ca.subject), sans=[
+    ca_key, ca = issue("byok test CA", None, ca=True)
+    server_key, server = issue("temporal.cluster.internal", (ca_key, ca.subject), sans=[
         x509.DNSName("temporal.cluster.internal"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    client_key, client = _issue("byok-worker", (ca_key, ca.subject))
-    stranger_ca_key, stranger_ca = _issue("someone else's CA", None, ca=True)
-    stranger_key, stranger = _issue("byok-worker", (stranger_ca_key, stranger_ca.subject))
-    ca_path, _ = _write(tmp_path / "ca", ca_key, ca)
-    server_crt, server_key_path = _write(tmp_path / "server", server_key, server)
-    client_crt, client_key_path = _write(tmp_path / "client", client_key, client)
-    stranger_crt, stranger_key_path = _write(tmp_path / "stranger", stranger_key, stranger)
+    client_key, client = issue("byok-worker", (ca_key, ca.subject))
+    stranger_ca_key, stranger_ca = issue("someone else's CA", None, ca=True)
+    stranger_key, stranger = issue("byok-worker", (stranger_ca_key, stranger_ca.subject))
+    ca_path, _ = write_pem(tmp_path / "ca", ca_key, ca)
+    server_crt, server_key_path = write_pem(tmp_path / "server", server_key, server)
+    client_crt, client_key_path = write_pem(tmp_path / "client", client_key, client)
+    stranger_crt, stranger_key_path = write_pem(tmp_path / "stranger", stranger_key, stranger)
     return {"ca": ca_path, "server_crt": server_crt, "server_key": server_key_path,
             "client_crt": client_crt, "client_key": client_key_path,
             "stranger_crt": stranger_crt, "stranger_key": stranger_key_path}

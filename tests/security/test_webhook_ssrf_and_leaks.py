@@ -5,12 +5,15 @@ and read a secret back through failure messages (the URL's token, the receiver's
 from __future__ import annotations
 
 import secrets
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
+from cryptography import x509
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from temporalio.exceptions import ApplicationError
@@ -23,6 +26,7 @@ from byok.models import AlertDelivery, HealthAlert, Tenant
 from byok.settings import Settings
 from byok.startup import check_real_mode
 from byok.webhooks import WebhookUrlRefused, pin
+from tests.security.pki import issue, write_pem
 
 SECRET_BODY = "receiver-secret-" + secrets.token_hex(6)
 
@@ -168,3 +172,39 @@ def test_the_loopback_override_is_refused_on_real_aws(settings: Settings) -> Non
     assert any("BYOK_WEBHOOK_ALLOW_LOOPBACK" in p for p in check_real_mode(real, "0.0.0.0"))
     assert not settings.model_copy(update={"aws_endpoint_url": ""}).webhooks_may_use_loopback
     assert settings.webhooks_may_use_loopback  # the embedded stack (tests, demo)
+
+
+def test_https_to_the_pinned_address_still_checks_the_certificate_for_the_name(
+        engine: Engine, settings: Settings, tmp_path: Any) -> None:
+    """Connecting by address must not weaken TLS: SNI and the certificate check use the
+    URL's host name, so a certificate for another name is refused."""
+    ca_key, ca = issue("hooks CA", None, ca=True)
+    key, cert = issue("hooks.test", (ca_key, ca.subject), sans=[x509.DNSName("hooks.test")])
+    crt_path, key_path = write_pem(tmp_path / "hooks", key, cert)
+    ca_path, _ = write_pem(tmp_path / "ca", ca_key, ca)
+    receiver = Receiver(204)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(crt_path, key_path)
+    sni: list[str | None] = []
+
+    def record_sni(_sock: Any, name: str | None, _ctx: Any) -> None:
+        sni.append(name)
+    server_ctx.sni_callback = record_sni
+    receiver.server.socket = server_ctx.wrap_socket(receiver.server.socket, server_side=True)
+    http = httpx.Client(verify=ssl.create_default_context(cafile=str(ca_path)), timeout=5)
+    try:
+        dev = settings.model_copy(update={"webhook_allow_loopback": True})
+        to_localhost = {"hooks.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
+        ref = _alert(engine, f"https://hooks.test:{receiver.port}/in")
+        acts = NotifyActivities(engine, dev, http=http,
+                                resolver=lambda host, port: to_localhost[host])
+        assert ActivityEnvironment().run(acts.notify_alert, ref).delivered
+        assert sni == ["hooks.test"] and receiver.hits == [f"hooks.test:{receiver.port}"]
+        wrong = _alert(engine, f"https://other.test:{receiver.port}/in")
+        err = _deliver(engine, dev, wrong, http=http,
+                       resolver=lambda host, port: to_localhost[host])
+        assert err.type == "WebhookFailed" and "other.test" not in err.message
+        assert len(receiver.hits) == 1  # the impostor certificate got nothing
+    finally:
+        http.close()
+        receiver.server.shutdown()
