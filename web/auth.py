@@ -23,20 +23,17 @@ operator_bearer = HTTPBearer(auto_error=False, scheme_name="OperatorKey",
                              description="The operator key from settings (BYOK_OPERATOR_API_KEY).")
 
 
-# Failed authentications name no tenant: they go to the service's own audit chain.
-SERVICE_CHAIN = "_service"
-
-
 def auth_gate(request: Request) -> None:
     """Before checking a key: a client past its failure budget gets 429, not another guess."""
     limiter_of(request).check("auth", client_of(request), count=False)
 
 
 def auth_failed(request: Request, engine: Engine, via: str) -> None:
-    """Audit one failed authentication (the client and the route, never the key), count it."""
+    """Audit one failed authentication (the client and the route, never the key) in the
+    service's own chain (it names no tenant), and count it against the client."""
     client = client_of(request)
     with session_scope(engine) as session:
-        audit.append(session, tenant_id=SERVICE_CHAIN, actor=f"client:{client}"[:200],
+        audit.append(session, tenant_id=audit.SYSTEM_TENANT, actor=f"client:{client}"[:200],
                      action="auth.failed", details={"via": via, "path": request.url.path})
     limiter_of(request).check("auth", client)
 

@@ -18,10 +18,10 @@ from byok import audit
 from byok.db import session_scope
 from byok.models import Tenant
 from byok.settings import Settings
+from control import tenants
 from tests.web.conftest import create_tenant
 from tests.web.test_console import CSRF
 from web.app import create_app
-from web.auth import SERVICE_CHAIN
 from web.ratelimit import MemoryStore
 
 LIMITS = {"rate_limit_signin": 4, "rate_limit_auth_failures": 3, "rate_limit_callback": 3,
@@ -74,8 +74,10 @@ async def test_guessing_tenant_keys_is_stopped_and_audited(
     _limited(await attacker.get("/api/v1/wallet", headers=tenant.headers))
     assert (await other.get("/api/v1/wallet", headers=tenant.headers)).status_code == 200
     with session_scope(engine) as db:
-        events = [e for e in audit.history(db, SERVICE_CHAIN) if e.action == "auth.failed"]
-        assert audit.verify(db, SERVICE_CHAIN).ok
+        events = [e for e in audit.history(db, audit.SYSTEM_TENANT) if e.action == "auth.failed"]
+        assert audit.verify(db, audit.SYSTEM_TENANT).ok
+    assert tenants.audit_verify(engine, audit.SYSTEM_TENANT).ok  # operators verify it too
+    assert len(tenants.audit_history(engine, audit.SYSTEM_TENANT)) == len(events)
     mine = [e for e in events if e.actor == "client:198.51.100.7"]
     assert len(mine) == 3 and {e.details["via"] for e in mine} == {"tenant_key"}
     dumped = json.dumps([e.details for e in events]) + "".join(e.actor for e in events)
@@ -90,7 +92,7 @@ async def test_guessing_the_operator_key_is_stopped(client_from: Client, engine:
     assert codes == [401, 401, 401, 429]
     with session_scope(engine) as db:
         assert db.exec(select(Tenant).where(Tenant.name == "x0")).first() is None
-        vias = {e.details["via"] for e in audit.history(db, SERVICE_CHAIN)}
+        vias = {e.details["via"] for e in audit.history(db, audit.SYSTEM_TENANT)}
     assert "operator_key" in vias
 
 
