@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from byok.errors import InvalidSettings
@@ -29,7 +29,13 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty = SQLite file under home
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
-    temporal_ui_url: str = "http://localhost:8233"
+    temporal_ui_url: str = "http://localhost:8233"  # operators only: never shown to tenants
+    # mTLS to a Temporal cluster: PEM files. The CA verifies the server (empty = the system's
+    # roots); the client certificate and its key prove this process. Any set = TLS on.
+    temporal_tls_ca: str = ""
+    temporal_tls_cert: str = ""
+    temporal_tls_key: str = ""
+    temporal_tls_server_name: str = ""  # when the certificate names another host
     task_queue: str = "byok-vault"  # control work; transfers go to its "-transfer" twin
     # Which queues this worker process polls: both on one machine, one each when scaled apart.
     worker_queues: str = Field(default="control,transfer",
@@ -92,11 +98,25 @@ class Settings(BaseSettings):
     # A check that no worker starts within this is reported missed (audit event, alert).
     health_schedule_to_start_seconds: int = Field(default=120, ge=5)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Webhooks go to public https endpoints only. The dev override also admits http and
+    # loopback (the tests' and demo's local receivers); unset = on only on the embedded stack
+    # (BYOK_AWS_ENDPOINT_URL set), and refused at start-up on real AWS.
+    webhook_allow_loopback: bool | None = None
 
     keycache_max_age_seconds: int = Field(default=300, ge=1)
     keycache_max_uses: int = Field(default=10_000, ge=1)
     keycache_max_entries: int = Field(default=1_000, ge=1)
     frame_size: int = Field(default=1 << 20, ge=4096, le=64 << 20)
+
+    # Limits of the web app: events per client (or per tenant for checks) in a sliding window,
+    # then 429 with Retry-After; counted in each web process's memory (web/ratelimit.py).
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86400)
+    rate_limit_signin: int = Field(default=10, ge=1)  # console sign-in attempts per client
+    rate_limit_auth_failures: int = Field(default=10, ge=1)  # bad Bearer/operator keys per client
+    rate_limit_callback: int = Field(default=30, ge=1)  # stack callbacks per client
+    rate_limit_checks: int = Field(default=6, ge=1)  # on-demand checks/refreshes per tenant
+    # Request bodies above this are refused (413) before parsing; streamed uploads excepted.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 << 20)
 
     operator_api_key: str = "dev-operator-key-change-me"  # dev default; compose requires a real one
     session_secret: str = "dev-session-secret-change-me"  # noqa: S105 - dev default
@@ -109,6 +129,28 @@ class Settings(BaseSettings):
     # for BYOK_AUDIT_ANCHOR_LOCK_DAYS when > 0: the bucket must have Object Lock enabled).
     audit_anchor_interval_seconds: int = Field(default=3600, ge=60)
     audit_anchor_lock_days: int = Field(default=0, ge=0, le=3650)
+
+    @model_validator(mode="after")
+    def _temporal_tls(self) -> Settings:
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            given, missing = (("cert", "key") if self.temporal_tls_cert else ("key", "cert"))
+            raise ValueError(f"BYOK_TEMPORAL_TLS_{given.upper()} is set without "
+                             f"BYOK_TEMPORAL_TLS_{missing.upper()}: a client certificate "
+                             "needs its private key (and a key its certificate)")
+        if self.temporal_tls_server_name and not self.temporal_tls:
+            raise ValueError("BYOK_TEMPORAL_TLS_SERVER_NAME is set but TLS is not: set "
+                             "BYOK_TEMPORAL_TLS_CA (and the client certificate and key)")
+        return self
+
+    @property
+    def webhooks_may_use_loopback(self) -> bool:
+        if self.webhook_allow_loopback is None:
+            return bool(self.aws_endpoint_url)
+        return self.webhook_allow_loopback
+
+    @property
+    def temporal_tls(self) -> bool:
+        return bool(self.temporal_tls_ca or self.temporal_tls_cert or self.temporal_tls_key)
 
     @field_validator("payload_keys", "audit_keys")
     @classmethod
@@ -198,6 +240,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(f"BYOK_{field.upper()}: {err['msg']}")
+            if not err["loc"]:  # a check across fields: its message names the variables
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            problems.append(f"BYOK_{str(err['loc'][0]).upper()}: {err['msg']}")
         raise InvalidSettings("invalid settings: " + "; ".join(problems)) from None

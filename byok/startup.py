@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from byok.errors import InvalidSettings
 from byok.keyspec import dev_key
 from byok.settings import Settings
+from byok.tls import tls_problems
 
 DEV_OPERATOR_KEY = Settings.model_fields["operator_api_key"].default
 DEV_SESSION_SECRET = Settings.model_fields["session_secret"].default
@@ -39,7 +40,7 @@ def host_of(address: str) -> str:
 def check_real_mode(settings: Settings, bind_host: str) -> list[str]:
     """Every unsafe or missing setting, each naming its variable; empty = safe to start.
     bind_host: where the process listens (the web app), or what it takes work from."""
-    problems = []
+    problems = tls_problems(settings)  # a bad BYOK_TEMPORAL_TLS_* file, named before connecting
     dev = {"BYOK_OPERATOR_API_KEY": settings.operator_api_key == DEV_OPERATOR_KEY,
            "BYOK_SESSION_SECRET": settings.session_secret == DEV_SESSION_SECRET,
            # A public key seals nothing: the current payload key, and any audit key (one
@@ -57,6 +58,9 @@ def check_real_mode(settings: Settings, bind_host: str) -> list[str]:
     problems += [f"{var} is the dev default, refused on real AWS (BYOK_AWS_ENDPOINT_URL is "
                  "empty): set a random secret of 32+ characters"
                  for var, is_dev in dev.items() if is_dev]
+    if settings.webhook_allow_loopback:
+        problems.append("BYOK_WEBHOOK_ALLOW_LOOPBACK is a dev override, refused on real AWS: "
+                        "alerts go only to public https endpoints")
     if settings.service_account_id in PLACEHOLDER_ACCOUNTS:
         problems.append(f"BYOK_SERVICE_ACCOUNT_ID {settings.service_account_id} is a "
                         "placeholder: set the vendor's 12-digit AWS account id")

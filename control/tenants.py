@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from byok import apikeys, audit, crud, offboard
 from byok.audit_anchor import AnchorInvalid, AnchorStore, latest_anchor, write_anchor
@@ -65,9 +66,17 @@ def revoke_api_key(engine: Engine, *, tenant: str, key_id: str, actor: str) -> A
         return apikeys.revoke(session, tenant_id=t.id, key_id=key_id, actor=actor)
 
 
+def _chain(session: Session, tenant: str) -> str:
+    """A tenant's chain, or the service's own (events that name no tenant, e.g. failed
+    authentications), which operators read as `_system`."""
+    if tenant == audit.SYSTEM_TENANT:
+        return tenant
+    return crud.get_tenant(session, ref=tenant).id
+
+
 def audit_history(engine: Engine, tenant: str, limit: int = 1000) -> list[AuditEvent]:
     with session_scope(engine) as session:
-        return audit.history(session, crud.get_tenant(session, ref=tenant).id, limit=limit)
+        return audit.history(session, _chain(session, tenant), limit=limit)
 
 
 def audit_verify(engine: Engine, tenant: str,
@@ -75,7 +84,7 @@ def audit_verify(engine: Engine, tenant: str,
     """Verify the keyed chain; with `anchors`, against the newest anchor outside the database
     too (a chain cut back or rewritten as a whole shows only there)."""
     with session_scope(engine) as session:
-        tenant_id = crud.get_tenant(session, ref=tenant).id
+        tenant_id = _chain(session, tenant)
     try:
         anchor = latest_anchor(anchors, audit_keys(engine)) if anchors else None
     except AnchorInvalid as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import PlainTextResponse
 
 from byok import cfn
@@ -14,6 +14,7 @@ from byok.errors import NotFound
 from control.enablement import deliver_callback
 from web import schemas
 from web.deps import EngineDep, LazyTemporalDep, SettingsDep
+from web.ratelimit import per_client
 
 E = schemas.ErrorOut
 router = APIRouter()
@@ -24,7 +25,8 @@ router = APIRouter()
              responses={401: {"model": E, "description": "Wrong, expired, used or voided "
                                                          "token, or the wrong account."},
                         409: {"model": E, "description": "ExternalId used by another tenant."},
-                        422: {"model": E, "description": "A callback field is missing or bad."}})
+                        422: {"model": E, "description": "A callback field is missing or bad."}},
+             dependencies=[Depends(per_client("callback"))])
 async def post_process(engine: EngineDep, temporal: LazyTemporalDep,
                        payload: dict[str, Any] = Body(...)) -> Any:
     return await deliver_callback(engine, temporal, payload)

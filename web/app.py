@@ -20,6 +20,7 @@ from byok.settings import Settings, load_settings
 from web import (
     api,
     backups_api,
+    bodylimit,
     console,
     console_backups,
     console_key,
@@ -27,14 +28,25 @@ from web import (
     health,
     operator_api,
     pages,
+    ratelimit,
     tenant_api,
 )
+from web.schemas import ErrorOut
 
 STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unauthorized: 401}
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 HTTP_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-              405: "METHOD_NOT_ALLOWED", 503: "UNAVAILABLE"}
+              405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 503: "UNAVAILABLE"}
+
+
+LIMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "The request body is larger than the limit."},
+    429: {"model": ErrorOut, "description": "Rate limited (failed authentications from this "
+                                            "client, callbacks, checks); see Retry-After.",
+          "headers": {"Retry-After": {"description": "Seconds to wait",
+                                      "schema": {"type": "integer"}}}},
+}
 
 
 def _problem(err: Any) -> dict[str, str]:
@@ -63,11 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.temporal = None
+    app.state.limiter = ratelimit.Limiter(settings)
     app.include_router(health.router)
-    app.include_router(api.router, prefix="/api/v1")
-    app.include_router(operator_api.router, prefix="/api/v1")
-    app.include_router(tenant_api.router, prefix="/api/v1")
-    app.include_router(backups_api.router, prefix="/api/v1")
+    for router in (api.router, operator_api.router, tenant_api.router, backups_api.router):
+        app.include_router(router, prefix="/api/v1", responses=LIMIT_RESPONSES)
     app.include_router(console.router)
     app.include_router(console_key.router)
     app.include_router(console_migrate.router)
@@ -84,6 +95,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resp.headers.setdefault("Content-Security-Policy", CSP)
             resp.headers.setdefault("X-Frame-Options", "DENY")
         return resp
+
+    app.add_middleware(bodylimit.BodyLimit, max_bytes=settings.max_body_bytes)  # outermost
+
+    @app.exception_handler(ratelimit.RateLimited)
+    async def rate_limited(request: Request, exc: ratelimit.RateLimited) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)}
+        if not request.url.path.startswith("/api/"):  # a console form: a page, not JSON
+            resp = pages.render(request, "message.html", status_code=429, user=None,
+                                title="Too many attempts", message=exc.message.capitalize())
+            resp.headers.update(headers)
+            return resp
+        return JSONResponse({"error": {"code": "RATE_LIMITED", "message": exc.message}},
+                            status_code=429, headers=headers)
 
     @app.exception_handler(ByokError)
     async def byok_error(_request: Request, exc: ByokError) -> JSONResponse:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from byok import audit
+from byok import audit, console_sessions
 from byok.db import session_scope
 from byok.errors import Unauthorized
 from control import tenants
 from control.checks import refresh_wallet
 from control.wallet import wallet_view
 from web import session as sess
-from web.auth import caller_from_key
+from web.auth import auth_failed, auth_gate, caller_from_key
 from web.deps import EngineDep, LazyTemporalDep, SettingsDep
 from web.pages import PageUser, render
+from web.ratelimit import client_of, limiter_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,27 +42,35 @@ def signin(request: Request, settings: SettingsDep, engine: EngineDep,
     session = sess.load(request, settings)
     if not sess.csrf_ok(session, csrf_token):
         return _csrf_refused(request, settings)
+    limiter_of(request).check("signin", client_of(request))
+    auth_gate(request)
     try:
         caller = caller_from_key(engine, api_key.strip())
     except Unauthorized:
+        auth_failed(request, engine, "console_signin")
         # The typed key is deliberately not echoed back: it is a secret.
         return render(request, "signin.html", status_code=401, csrf=session.csrf,
                       error="That API key is unknown or was revoked. Check it and try again.")
     with session_scope(engine) as db:
         audit.append(db, tenant_id=caller.tenant_id, actor=caller.actor,
                      action="console.signed_in", details={"key_id": caller.key_id})
+        sid = console_sessions.start(db, tenant_id=caller.tenant_id, key_id=caller.key_id,
+                                     max_age=sess.MAX_AGE)
     redirect = RedirectResponse(f"/t/{caller.tenant_id}/encryption-key", status_code=303)
-    sess.save(redirect, settings, sess.signed_in(caller.tenant_id, caller.key_id))
+    sess.save(redirect, settings, sess.signed_in(caller.tenant_id, caller.key_id, sid))
     return redirect
 
 
 @router.post("/signout")
-def signout(request: Request, settings: SettingsDep, csrf_token: str = Form("")) -> Response:
+def signout(request: Request, settings: SettingsDep, engine: EngineDep,
+            csrf_token: str = Form("")) -> Response:
     session = sess.load(request, settings)
     if not sess.csrf_ok(session, csrf_token):
         return _csrf_refused(request, settings)
+    with session_scope(engine) as db:  # server-side: every copy of the cookie dies with it
+        console_sessions.end(db, session.sid)
     resp = RedirectResponse("/signin", status_code=303)
-    sess.clear(resp)
+    sess.clear(resp, settings)
     return resp
 
 
@@ -89,6 +98,7 @@ async def health_check(request: Request, user: PageUser, engine: EngineDep,
                        csrf_token: str = Form("", max_length=200)) -> Response:
     if not sess.csrf_ok(sess.load(request, settings), csrf_token):
         return _csrf_refused(request, settings)
+    limiter_of(request).check("check", user.tenant_id)
     wallet = await refresh_wallet(engine, settings, temporal, user.tenant_id,
                                            requested_by="console")
     check = wallet["health"]["check"]

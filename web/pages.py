@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from byok import apikeys
+from byok import apikeys, console_sessions
 from byok.db import session_scope
 from byok.models import Tenant
 from web import session as sess
@@ -58,6 +58,8 @@ def current_user(request: Request, engine: EngineDep, settings: SettingsDep) -> 
         tenant = db.get(Tenant, session.tenant_id)
         if key is None or tenant is None or key.tenant_id != tenant.id:
             raise SignInRequired()
+        if not console_sessions.valid(db, session.sid, tenant_id=tenant.id, key_id=key.id):
+            raise SignInRequired()  # signed out (or never signed in) server-side
         return ConsoleUser(tenant.id, tenant.name, key.id, session.csrf)
 
 
@@ -81,7 +83,7 @@ def install(app: FastAPI) -> None:
         if request.headers.get("x-console-poll"):
             return Response(status_code=401)  # the poller then sends the browser to sign in
         resp = RedirectResponse("/signin", status_code=303)
-        sess.clear(resp)
+        sess.clear(resp, request.app.state.settings)
         return resp
 
     @app.exception_handler(ForeignPage)

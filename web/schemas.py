@@ -117,7 +117,6 @@ class WalletOut(BaseModel):
     token: str | None = Field(default=None, description="Always null: shown only at creation.")
     progress: list[dict[str, Any]] = []
     workflow_id: str | None = None
-    temporal_ui_url: str | None = None
     token_expires_at: str | None = None
     upgrade_available: bool | None = None
     upgrade: str | None = Field(default=None, description="What an available upgrade brings.")

@@ -1,5 +1,7 @@
-"""The console's session: a signed (itsdangerous), HTTP-only, SameSite=Lax cookie with a CSRF
-token bound to it. The cookie names the API key by id; the key itself never leaves sign-in."""
+"""The console's session: a signed (itsdangerous), HTTP-only, SameSite=Lax cookie (Secure when
+the public URL is https) with a CSRF token bound to it. A signed-in cookie names the API key by
+id and carries a session id whose hash the database holds (byok/console_sessions.py): sign-out
+deletes it, so a copied cookie stops working. The key itself never leaves sign-in."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class ConsoleSession:
     csrf: str = field(default_factory=_new_csrf)
     tenant_id: str | None = None
     key_id: str | None = None
+    sid: str = ""  # server-side session id (console_sessions); empty when anonymous
     fresh: bool = False  # not yet in a cookie: save() must set it
 
     @property
@@ -44,8 +47,10 @@ def load(request: Request, settings: Settings) -> ConsoleSession:
         try:
             data = _serializer(settings).loads(raw, max_age=MAX_AGE)
             if isinstance(data, dict) and isinstance(data.get("csrf"), str):
+                sid = data.get("sid")
                 return ConsoleSession(csrf=data["csrf"], tenant_id=data.get("tenant_id"),
-                                      key_id=data.get("key_id"))
+                                      key_id=data.get("key_id"),
+                                      sid=sid if isinstance(sid, str) else "")
         except BadSignature:
             pass  # tampered or expired: start over as anonymous
     return ConsoleSession(fresh=True)
@@ -58,13 +63,14 @@ def save(response: Response, settings: Settings, session: ConsoleSession) -> Non
                         secure=settings.public_url.startswith("https://"))
 
 
-def signed_in(tenant_id: str, key_id: str) -> ConsoleSession:
+def signed_in(tenant_id: str, key_id: str, sid: str) -> ConsoleSession:
     """A new session (new CSRF token) at sign-in, so a planted anonymous cookie is worthless."""
-    return ConsoleSession(tenant_id=tenant_id, key_id=key_id, fresh=True)
+    return ConsoleSession(tenant_id=tenant_id, key_id=key_id, sid=sid, fresh=True)
 
 
-def clear(response: Response) -> None:
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+def clear(response: Response, settings: Settings) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=settings.public_url.startswith("https://"))
 
 
 def csrf_ok(session: ConsoleSession, submitted: str) -> bool:

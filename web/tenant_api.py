@@ -15,6 +15,7 @@ from control.wallet import wallet_view
 from web import schemas
 from web.auth import TenantCaller, deny
 from web.deps import EngineDep, LazyTemporalDep, SettingsDep
+from web.ratelimit import LimiterDep
 from web.schemas_health import HealthOut
 
 E = schemas.ErrorOut
@@ -91,16 +92,19 @@ async def wallet_create(body: schemas.EnableIn, caller: TenantCaller, engine: En
 @router.post("/wallet/_refresh", tags=["wallet"], response_model=schemas.WalletOut,
              summary="Check the caller's key now (every key and region) and return the wallet")
 async def wallet_refresh(caller: TenantCaller, engine: EngineDep, settings: SettingsDep,
-                         temporal: LazyTemporalDep) -> Any:
+                         temporal: LazyTemporalDep, limiter: LimiterDep) -> Any:
+    limiter.check("check", caller.tenant_id)
     return await refresh_wallet(engine, settings, temporal, caller.tenant_id)
 
 
 @router.post("/wallets/{wallet_id}/_refresh", tags=["wallet"], response_model=schemas.WalletOut,
              summary="Re-check a wallet by id (the wallet id is the tenant id; own only)")
 async def wallet_refresh_by_id(wallet_id: str, caller: TenantCaller, engine: EngineDep,
-                               settings: SettingsDep, temporal: LazyTemporalDep) -> Any:
+                               settings: SettingsDep, temporal: LazyTemporalDep,
+                               limiter: LimiterDep) -> Any:
     if wallet_id != caller.tenant_id:
         raise deny(engine, caller, "wallet", wallet_id)
+    limiter.check("check", caller.tenant_id)
     return await refresh_wallet(engine, settings, temporal, caller.tenant_id)
 
 
