@@ -1,6 +1,6 @@
 """console sessions held server-side (sign-out ends every copy of the cookie)
 
-Revision ID: 0007_secweb
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0007_secweb'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
