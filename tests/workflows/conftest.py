@@ -16,6 +16,7 @@ from byok.settings import Settings
 from control.enablement import start_enable
 from starter.customer import deploy_stack
 from tests.conftest import TENANT_ACCOUNT
+from tests.connect_helpers import prove_connection, request_connection
 from tests.lazy import lazy
 from worker import build_worker
 
@@ -34,8 +35,15 @@ async def worker(temporal_env: Any, settings: Settings, engine: Engine,
 def tenant(engine: Engine) -> str:
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=REGIONS)
+        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT, regions=REGIONS)
         return t.id
+
+
+@pytest.fixture
+async def proven(engine: Engine, settings: Settings, aws: Any, tenant: str) -> dict[str, Any]:
+    """The tenant's connection proven by its connection stack (s3/dynamodb/ebs sources)."""
+    return await prove_connection(engine, settings, aws, tenant_id=tenant,
+                                  account_id=TENANT_ACCOUNT, regions=REGIONS)
 
 
 @pytest.fixture
