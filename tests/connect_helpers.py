@@ -27,9 +27,11 @@ def request_connection(session: Session, *, tenant: Tenant, account_id: str,
 
 
 async def prove_connection(engine: Engine, settings: Settings, aws: Any, *, tenant_id: str,
-                           account_id: str, regions: list[str],
-                           stack_name: str = "") -> dict[str, Any]:
-    """Request the connection and prove it the way AWS runs it; returns its public view."""
+                           account_id: str, regions: list[str], stack_name: str = "",
+                           deploy_account: str = "", template_body: str = "") -> dict[str, Any]:
+    """Request the connection and prove it the way AWS runs it; returns its public view.
+    deploy_account: where the tenant really deploys the stack (an attack: not the account
+    asked for); template_body: the tenant's own edit of our template."""
     from control import connections as control_connections
     from control.consumer import CallbackConsumer
     from starter.customer import deploy_connection_stack
@@ -41,7 +43,8 @@ async def prove_connection(engine: Engine, settings: Settings, aws: Any, *, tena
     consumer = CallbackConsumer(None, engine, settings, aws.service("sqs"),  # type: ignore[arg-type]
                                 aws)
     deploy = asyncio.create_task(asyncio.to_thread(
-        deploy_connection_stack, settings, account_id=account_id, token=issued["token"],
+        deploy_connection_stack, settings, account_id=deploy_account or account_id,
+        token=issued["token"], template_body=template_body,
         external_id=issued["external_id"], role_name=issued["role_name"],
         stack_name=stack_name or f"byok-vault-connect-{tenant_id}"))
     while not deploy.done():
