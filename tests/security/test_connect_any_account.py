@@ -15,14 +15,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.storage import FileStore
 from activities.vault import VaultActivities
-from byok import backups, connections, crud
+from byok import backups, crud
 from byok.db import session_scope
 from byok.errors import ByokError
 from byok.messages import BackupInput
 from byok.settings import Settings
 from control.backups import run_backup
 from tests.conftest import OTHER_ACCOUNT, SERVICE_ACCOUNT, TENANT_ACCOUNT
-from tests.connect_helpers import prove_connection
 from tests.lazy import lazy
 from web.app import create_app
 from worker import key_cache
@@ -79,18 +78,21 @@ async def test_an_unproven_connection_reads_nothing(api: httpx.AsyncClient, engi
     resp = await api.post("/api/v1/connections", headers=headers,
                           json={"account_id": TENANT_ACCOUNT, "regions": ["us-east-1"]})
     assert resp.status_code == 201, resp.text
-    assert resp.json()["state"] == "pending" and resp.json()["token"]
     source = victim_bucket(settings)
     with pytest.raises(ByokError) as info:
         await run_backup(engine, settings, lazy(temporal_env.client), tenant=caller["id"],
                          workload="s3", source=source, region="us-east-1", actor="mallory")
     assert info.value.code == "CONNECTION_NOT_VERIFIED"
     assert "deploy its connection stack" in info.value.message
+    assert resp.json()["state"] == "pending" and resp.json()["token"]
 
 
 async def test_tenant_b_gets_its_own_role_and_cannot_use_tenant_as(
         engine: Engine, settings: Settings, aws: Any, proven: dict[str, Any],
         tenant: str, temporal_env: Any, worker: Any) -> None:
+    from byok import connections
+    from tests.connect_helpers import prove_connection
+
     with session_scope(engine) as session:
         b = crud.create_tenant(session, name="mallory")
         b_id = b.id
@@ -120,6 +122,7 @@ async def test_tenant_b_gets_its_own_role_and_cannot_use_tenant_as(
 async def test_a_role_that_ignores_the_external_id_is_refused(engine: Engine, settings: Settings,
                                                               aws: Any, tenant: str) -> None:
     from byok import connection_template
+    from tests.connect_helpers import prove_connection
 
     doc = connection_template.load_template()
     doc["Mappings"]["Service"]["Role"]["Arn"] = settings.service_role_arn
@@ -140,6 +143,8 @@ def test_the_worker_rechecks_the_account_it_is_handed(engine: Engine, settings: 
                                                       proven: dict[str, Any]) -> None:
     """A forged plan (another account, or a tenant with no verified connection) is refused
     by the activity itself, from the database, before anything is read."""
+    from byok import connections
+
     victim_bucket(settings, OTHER_ACCOUNT)
     vault = VaultActivities(aws, engine, settings, FileStore(settings.vault_dir),
                             key_cache(settings))
