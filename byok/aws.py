@@ -21,6 +21,9 @@ from byok.settle import settle
 
 THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException",
                   "RequestLimitExceeded", "LimitExceededException"}
+# The calls backup sources make through a connection role (activities/sources.py).
+SOURCE_OPERATIONS = frozenset({"HeadBucket", "ListObjectsV2", "GetObject", "DescribeTable",
+                               "Scan", "ListSnapshotBlocks", "GetSnapshotBlock"})
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
                       connect_timeout=5, read_timeout=30)
 
@@ -207,6 +210,12 @@ def map_error(exc: Exception, *, role_arn: str = "", key_id: str = "") -> ByokEr
     if code == "NotFoundException":
         return KeyUnusable(f"key {key_id} does not exist (deleted, or wrong id/region)",
                            code="KEY_NOT_FOUND")
+    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation") and \
+            op in SOURCE_OPERATIONS:
+        return AccessDenied(f"access denied on {op}: the connection role's policy does not "
+                            "allow reading this source (check the S3Buckets, S3Prefix and "
+                            "DynamoDbTables of the connection stack)",
+                            code="SOURCE_ACCESS_DENIED")
     if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
         return AccessDenied(f"access denied on {op} for key {key_id}: the key policy or the "
                             "role's policy no longer grants byok-vault access",
