@@ -1,33 +1,23 @@
-"""Tolerating AWS's eventual consistency: a role, key or replica just created may answer
-NotFound or AccessDenied for a while, so such answers are retried for a bounded time."""
+"""byok.settle inside an activity: it heartbeats while it waits for AWS to settle."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from temporalio import activity
 
-from byok.errors import ByokError
+from byok import settle as _settle
+from byok.settle import UNSETTLED
 
 T = TypeVar("T")
+__all__ = ["UNSETTLED", "settle"]
 
-# Our codes for "not there" and "not allowed": what a just-created resource answers.
-UNSETTLED = frozenset({"KEY_NOT_FOUND", "KEY_ACCESS_DENIED", "ROLE_NOT_ASSUMABLE"})
+
+def _beat() -> None:
+    if activity.in_activity():
+        activity.heartbeat("waiting for AWS to settle")
 
 
 def settle(call: Callable[[], T], seconds: float, codes: frozenset[str] = UNSETTLED) -> T:
-    """call(), retried while it fails with one of `codes`, for up to `seconds`; after that
-    its error stands (a resource that is really missing is reported, only later)."""
-    deadline, pause = time.monotonic() + seconds, 0.25
-    while True:
-        try:
-            return call()
-        except ByokError as exc:
-            if exc.code not in codes or time.monotonic() + pause > deadline:
-                raise
-        if activity.in_activity():
-            activity.heartbeat("waiting for AWS to settle")
-        time.sleep(pause)
-        pause = min(pause * 2, 5.0)
+    return _settle.settle(call, seconds, codes, _beat)

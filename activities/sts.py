@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.base import byok_errors
-from activities.settle import settle
 from byok import enablement
 from byok.aws import AwsClients
 from byok.db import session_scope
@@ -37,17 +34,10 @@ class StsActivities:
                 f"{check.account_id}; deploy the stack in account {check.account_id}",
                 code="ROLE_WRONG_ACCOUNT")
         external_id = self.external_id(check.tenant_id)
-        # The stack has only just created the role: IAM may not show it to STS yet.
-        settle(lambda: self.aws.assume(check.role_arn, external_id, fresh=True),
-               self.aws.settings.aws_consistency_seconds)
-        # The confused-deputy guard: the trust policy must refuse us without the ExternalId.
-        for probe in (None, "byok-probe-" + secrets.token_hex(8)):
-            try:
-                self.aws.assume(check.role_arn, probe, fresh=True)
-            except RoleNotAssumable:
-                continue
-            raise RoleNotAssumable(
-                "the role can be assumed without the ExternalId we issued: its trust policy must "
-                "have the condition StringEquals sts:ExternalId; redeploy our template unchanged",
-                code="EXTERNAL_ID_NOT_ENFORCED")
+        self.aws.prove_role(check.role_arn, external_id, self.aws.settings.aws_consistency_seconds,
+                            waiting=heartbeat)
         return Done()
+
+
+def heartbeat() -> None:
+    activity.heartbeat("waiting for AWS to settle")

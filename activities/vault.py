@@ -20,7 +20,9 @@ from activities.keyprovider import KmsKeyProvider
 from activities.pipeline import Inline, Stage, read_ahead
 from activities.sources import open_source
 from activities.storage import VaultStore
+from byok import connections
 from byok.aws import AwsClients
+from byok.db import session_scope
 from byok.default_key import ensure_default_key
 from byok.envelope import (
     DEFAULT_DIGEST,
@@ -109,14 +111,27 @@ class VaultActivities:
         return CachingKeyProvider(KmsKeyProvider(self.aws, self.engine, self.settings,
                                                  tenant_id), self.cache)
 
+    def source_client(self, plan: BackupPlan) -> Callable[[str], Any]:
+        """Clients in the tenant's account, through the role of its verified connection with
+        its ExternalId, looked up here: the plan's account is checked, never trusted."""
+        def client(name: str) -> Any:
+            with session_scope(self.engine) as session:
+                access = connections.source_access(session, self.settings,
+                                                   tenant_id=plan.tenant_id, region=plan.region)
+            if plan.source_account and plan.source_account != access.account_id:
+                raise Conflict(f"the backup names account {plan.source_account}, but the "
+                               f"tenant's verified connection in {plan.region} is account "
+                               f"{access.account_id}", code="SOURCE_ACCOUNT_MISMATCH")
+            return self.aws.connection(name, plan.region, access.role_arn, access.external_id)
+        return client
+
     @activity.defn
     @byok_errors
     def write_backup(self, plan: BackupPlan) -> BackupResult:
         key_arn = plan.key_arn or self.default_key(plan.region)
         context = make_context(tenant_id=plan.tenant_id, backup_id=plan.backup_id,
                                workload=plan.workload, region=plan.region)
-        chunks = open_source(plan.source, lambda name: self.aws.connection(
-            name, plan.region, plan.source_account))
+        chunks = open_source(plan.source, self.source_client(plan))
         materials = self.provider(plan.tenant_id).materials_for_backup(
             plan.tenant_id, plan.region, key_arn, plan.backup_id, context)
         try:

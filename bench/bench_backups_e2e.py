@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bench.stack import REGION, TENANT_ACCOUNT, act_as_service, embedded_stack
-from byok import crud
+from byok import connections, crud
 from byok.backups import new_id
 from byok.db import session_scope
 from byok.messages import BackupInput
@@ -47,8 +47,8 @@ async def main_async(sizes: list[int], size: int, concurrency: int, db_file: boo
     async with embedded_stack("bench-e2e", db_file) as stack:
         with session_scope(stack.engine) as session:
             t = crud.create_tenant(session, name=f"bench-{secrets.token_hex(3)}")
-            crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
-                                 regions=[REGION])
+            connections.request(session, stack.settings, tenant=t, account_id=TENANT_ACCOUNT,
+                                regions=[REGION], actor="bench")
             tenant = t.id
         src = stack.work / "src"
         src.write_bytes(os.urandom(size))

@@ -17,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.storage import FileStore
 from activities.vault import VaultActivities
-from byok import backups, crud
+from byok import backups, connections, crud
 from byok.aws import AwsClients
 from byok.db import make_engine, migrate, session_scope
 from byok.keycache import CachingKeyProvider
@@ -42,7 +42,8 @@ def run(n: int, size: int, cached: bool, settings: Settings, engine: Engine,
     env = ActivityEnvironment()
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name=f"bench-{secrets.token_hex(3)}")
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=[REGION])
+        connections.request(session, settings, tenant=t, account_id=TENANT_ACCOUNT,
+                                regions=[REGION], actor="bench")
         tenant = t.id
     src = work / f"src-{tenant}"
     src.write_bytes(os.urandom(size))

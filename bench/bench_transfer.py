@@ -19,7 +19,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 
 from bench.stack import REGION, ROOT, TENANT_ACCOUNT, Stack, act_as_service, embedded_stack
-from byok import crud
+from byok import connections, crud
 from byok.db import session_scope
 
 MIB = 1 << 20
@@ -112,7 +112,8 @@ async def run_vault(vault: str, localaws_url: str, src: Path, size: int) -> tupl
                               vault_backend=vault) as stack:
         with session_scope(stack.engine) as session:
             t = crud.create_tenant(session, name=f"bench-{secrets.token_hex(3)}")
-            crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=[REGION])
+            connections.request(session, stack.settings, tenant=t, account_id=TENANT_ACCOUNT,
+                                regions=[REGION], actor="bench")
             tenant = t.id
         baseline = hashed_copy(src, src.with_name("copy"))
         rows = []

@@ -3,9 +3,11 @@ botocore errors become ByokErrors."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +17,13 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from byok.errors import AccessDenied, AwsError, ByokError, KeyUnusable, RoleNotAssumable, Throttled
 from byok.settings import Settings
+from byok.settle import settle
 
 THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException",
                   "RequestLimitExceeded", "LimitExceededException"}
+# The calls backup sources make through a connection role (activities/sources.py).
+SOURCE_OPERATIONS = frozenset({"HeadBucket", "ListObjectsV2", "GetObject", "DescribeTable",
+                               "Scan", "ListSnapshotBlocks", "GetSnapshotBlock"})
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
                       connect_timeout=5, read_timeout=30)
 
@@ -139,16 +145,29 @@ class AwsClients:
             self._clients[key] = (creds.key, client)
         return client
 
-    def connection(self, name: str, region: str, account_id: str) -> Any:
-        """A client reading the tenant's workload data in a connected account."""
-        role = self.settings.connection_role_name
-        if role:
-            return self.tenant(name, region, self.settings.role_arn(account_id, role), "")
-        if not self.settings.aws_endpoint_url:
-            raise AwsError("BYOK_CONNECTION_ROLE_NAME must name the backup role on real AWS",
-                           code="CONNECTION_ROLE_UNSET")
-        return boto3.Session(aws_access_key_id=account_id, aws_secret_access_key="local").client(  # noqa: S106 - localaws ignores it
-            name, region_name=region, endpoint_url=self._endpoint(), config=RETRY_CONFIG)
+    def connection(self, name: str, region: str, role_arn: str, external_id: str) -> Any:
+        """A client reading the tenant's workload data through its verified connection role
+        (byok.connections.source_access names the role and ExternalId)."""
+        if not external_id:
+            raise AwsError("a connection role is assumed only with its ExternalId",
+                           code="CONNECTION_NOT_VERIFIED")
+        return self.tenant(name, region, role_arn, external_id)
+
+    def prove_role(self, role_arn: str, external_id: str, settle_seconds: float,
+                   waiting: Callable[[], object] = lambda: None) -> None:
+        """The role is assumable with our ExternalId (once IAM shows it: a stack has only just
+        created it) and refused without it or with another: the confused-deputy guard."""
+        settle(lambda: self.assume(role_arn, external_id, fresh=True), settle_seconds,
+               waiting=waiting)
+        for probe in (None, "byok-probe-" + secrets.token_hex(8)):
+            try:
+                self.assume(role_arn, probe, fresh=True)
+            except RoleNotAssumable:
+                continue
+            raise RoleNotAssumable(
+                "the role can be assumed without the ExternalId we issued: its trust policy must "
+                "have the condition StringEquals sts:ExternalId; redeploy our template unchanged",
+                code="EXTERNAL_ID_NOT_ENFORCED")
 
     def forget(self, role_arn: str) -> None:
         """Drop cached credentials and clients of a role (after an access failure)."""
@@ -191,6 +210,12 @@ def map_error(exc: Exception, *, role_arn: str = "", key_id: str = "") -> ByokEr
     if code == "NotFoundException":
         return KeyUnusable(f"key {key_id} does not exist (deleted, or wrong id/region)",
                            code="KEY_NOT_FOUND")
+    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation") and \
+            op in SOURCE_OPERATIONS:
+        return AccessDenied(f"access denied on {op}: the connection role's policy does not "
+                            "allow reading this source (check the S3Buckets, S3Prefix and "
+                            "DynamoDbTables of the connection stack)",
+                            code="SOURCE_ACCESS_DENIED")
     if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
         return AccessDenied(f"access denied on {op} for key {key_id}: the key policy or the "
                             "role's policy no longer grants byok-vault access",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from byok import audit, crud, health, keyring
+from byok import audit, connections, crud, health, keyring
 from byok.errors import Conflict, InvalidInput, NotFound
 from byok.messages import (
     BackupInput,
@@ -58,6 +58,8 @@ def validate_backup(session: Session, inp: BackupInput) -> None:
     if inp.region not in AWS_REGIONS:
         raise InvalidInput(f"unknown AWS region {inp.region!r}", field="region")
     source_account(session, inp.tenant_id, inp.region)
+    if inp.source.split("://", 1)[0] in connections.AWS_SCHEMES:
+        connections.verified_for(session, tenant_id=inp.tenant_id, region=inp.region)
 
 
 def plan_backup(session: Session, inp: BackupInput) -> BackupPlan:

@@ -108,14 +108,19 @@ def render_template(version: int, service_role_arn: str, callback_topic_arn: str
 
     Text substitution keeps the comments and layout the tenant reads; the ARNs are checked
     first so nothing but an ARN can reach the YAML."""
+    return render_text(template_text(version), f"v{version}", service_role_arn,
+                       callback_topic_arn)
+
+
+def render_text(text: str, what: str, service_role_arn: str, callback_topic_arn: str) -> str:
+    """Fill our role and topic ARNs into a packaged template's Mappings placeholders."""
     if not SERVICE_ROLE_ARN_PATTERN.fullmatch(service_role_arn):
         raise ValueError(f"{service_role_arn!r} is not an IAM role ARN")
     if not TOPIC_ARN_PATTERN.fullmatch(callback_topic_arn):
         raise ValueError(f"{callback_topic_arn!r} is not an SNS topic ARN")
-    text = template_text(version)
     for placeholder in (PLACEHOLDER_ROLE_ARN, PLACEHOLDER_TOPIC_ARN):
         if text.count(f'"{placeholder}"') != 1:
-            raise RuntimeError(f"template v{version} must hold the placeholder {placeholder} once")
+            raise RuntimeError(f"template {what} must hold the placeholder {placeholder} once")
     return (text.replace(f'"{PLACEHOLDER_ROLE_ARN}"', f'"{service_role_arn}"')
             .replace(f'"{PLACEHOLDER_TOPIC_ARN}"', f'"{callback_topic_arn}"'))
 

@@ -1,4 +1,5 @@
-"""CRUD for tenants and AWS connections; every function validates before it writes."""
+"""CRUD for tenants and the lookup of their AWS connections (byok.connections makes
+them); every function validates before it writes."""
 
 from __future__ import annotations
 
@@ -65,27 +66,11 @@ def list_tenants(session: Session) -> list[Tenant]:
     return list(session.exec(select(Tenant).order_by(Tenant.name)).all())
 
 
-def connect_account(session: Session, *, tenant: Tenant, account_id: str, regions: list[str],
-                    actor: str = "operator") -> AwsConnection:
-    """Connect an account (or add regions to a connected one; regions are never removed here)."""
-    account_id = validate_account_id(account_id)
-    regions = validate_regions(regions)
-    conn = session.exec(select(AwsConnection).where(
-        AwsConnection.tenant_id == tenant.id, AwsConnection.account_id == account_id)).first()
-    if conn is None:
-        conn = AwsConnection(tenant_id=tenant.id, account_id=account_id, regions=regions)
-    else:
-        conn.regions = list(dict.fromkeys([*conn.regions, *regions]))
-    session.add(conn)
-    session.flush()
-    audit.append(session, tenant_id=tenant.id, actor=actor, action="connection.saved",
-                 details={"account_id": account_id, "regions": conn.regions})
-    return conn
-
-
 def connections(session: Session, *, tenant_id: str) -> list[AwsConnection]:
-    return list(session.exec(
-        select(AwsConnection).where(AwsConnection.tenant_id == tenant_id)).all())
+    """Every connection of the tenant, verified ones first (byok.connections requests them;
+    only a verified one is read from)."""
+    rows = session.exec(select(AwsConnection).where(AwsConnection.tenant_id == tenant_id)).all()
+    return sorted(rows, key=lambda c: c.state != "verified")
 
 
 def connected_regions(session: Session, *, tenant_id: str, account_id: str) -> list[str]:

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from byok import audit, cfn, crud, template_store
 from byok.errors import Conflict, InvalidInput, Unauthorized
 from byok.messages import StackCallback
-from byok.models import EnableToken, KeyBinding, Tenant, Wallet, utcnow
+from byok.models import AwsConnection, EnableToken, KeyBinding, Tenant, Wallet, utcnow
 from byok.settings import Settings
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits
@@ -115,7 +115,7 @@ def new_external_id(session: Session) -> str:
 def external_id_taken(session: Session, external_id: str, tenant_id: str | None) -> bool:
     """True when a tenant other than `tenant_id` already uses this ExternalId."""
     owners: list[str] = []
-    for model in (EnableToken, KeyBinding, Wallet):
+    for model in (EnableToken, KeyBinding, Wallet, AwsConnection):
         owners += session.exec(select(model.tenant_id)
                                .where(model.external_id == external_id)).all()
     return any(owner != tenant_id for owner in owners)

@@ -43,15 +43,30 @@ class AwsConnectionCreate(AwsConnectionBase):
 
 
 class AwsConnection(AwsConnectionBase, table=True):
+    """A tenant's account, usable for reading workload data only once `verified`: its
+    connection stack reported back with the token and the role proved to need the ExternalId."""
+
     __table_args__ = (UniqueConstraint("tenant_id", "account_id"),)
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
+    state: str = Field(default="pending", max_length=16)  # pending / verified / failed
+    role_name: str = Field(default="", max_length=64)
+    external_id: str = Field(default="", max_length=128)
+    token_hash: str | None = Field(default=None, max_length=64, index=True, unique=True)
+    token_expires_at: datetime | None = None
+    error_message: str | None = Field(default=None, max_length=2000)
+    verified_at: datetime | None = None
 
 
 class AwsConnectionPublic(AwsConnectionBase):
     tenant_id: str
     created_at: datetime
+    state: str
+    role_name: str
+    external_id: str
+    error_message: str | None
+    verified_at: datetime | None
 
 
 class Wallet(SQLModel, table=True):

@@ -62,9 +62,6 @@ class Settings(BaseSettings):
     service_account_id: str = "111122223333"
     service_role_name: str = "ByokVaultService"
     assume_service_role: bool = True  # False when the process already runs as that role
-    # The role backups read tenants' data through; empty = localaws, where a 12-digit
-    # access key id acts as that account.
-    connection_role_name: str = ""
     callback_topic_name: str = Field(default="byok-vault-stack-callbacks",
                                      pattern=r"^[A-Za-z0-9_-]{1,256}$")
     callback_queue_name: str = "byok-vault-stack-callbacks"  # its dead-letter queue: <name>-dlq

@@ -20,7 +20,12 @@ def key(settings: Settings, version: int) -> str:
 
 def url(settings: Settings, version: int = cfn.CURRENT_TEMPLATE_VERSION) -> str:
     """The TemplateURL the tenant's CloudFormation reads (quick-create link, manual deploy)."""
-    bucket, name = settings.template_bucket, key(settings, version)
+    return object_url(settings, key(settings, version))
+
+
+def object_url(settings: Settings, name: str) -> str:
+    """The S3 URL of a published object in the template bucket."""
+    bucket = settings.template_bucket
     if settings.aws_endpoint_url:  # localaws serves S3 path-style on its own endpoint
         return f"{settings.aws_endpoint_url.rstrip('/')}/{bucket}/{name}"
     suffix = ".amazonaws.com.cn" if settings.control_plane_region.startswith("cn-") \

@@ -12,8 +12,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from byok.custom_resource import MalformedRequest, parse_message
+from byok import connection_template
+from byok.aws import AwsClients
+from byok.custom_resource import MalformedRequest, parse_message, response_url_allowed
 from byok.settings import Settings
+from control import connections
 from control.callbacks import Outcome, deliver
 
 log = logging.getLogger(__name__)
@@ -26,9 +29,17 @@ VISIBILITY_SECONDS = 60
 
 
 class CallbackConsumer:
-    def __init__(self, client: Client, engine: Engine, settings: Settings, sqs: Any):
+    def __init__(self, client: Client, engine: Engine, settings: Settings, sqs: Any,
+                 aws: AwsClients | None = None):
         self.client, self.engine, self.settings, self.sqs = client, engine, settings, sqs
+        self._aws = aws  # proves connection roles; made on first need
         self._url = ""
+
+    @property
+    def aws(self) -> AwsClients:
+        if self._aws is None:
+            self._aws = AwsClients(self.settings)
+        return self._aws
 
     def queue_url(self) -> str:
         if not self._url:
@@ -60,6 +71,13 @@ class CallbackConsumer:
             log.warning("dropped a queue message that is not a stack request: %s", exc)
             return Outcome(None, delivered=False, reason=str(exc))
         try:
+            # Routed by the custom resource's `kind` (a forged URL still goes to deliver,
+            # which drops it unanswered).
+            if request.properties.get("kind") == connection_template.KIND and \
+                    response_url_allowed(request.response_url, self.settings.aws_endpoint_url):
+                tenant, status, reason = await connections.deliver(
+                    self.engine, self.settings, self.aws, request)
+                return Outcome(tenant, delivered=False, answered=status, reason=reason)
             return await deliver(self.client, self.engine, self.settings, request)
         except Exception:
             # Temporal, the database or the ResponseURL failing: the message comes back.
@@ -78,7 +96,6 @@ class CallbackConsumer:
 
 
 async def main() -> None:
-    from byok.aws import AwsClients
     from byok.db import make_engine
     from byok.settings import load_settings
     from byok.temporal import connect
@@ -86,8 +103,9 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
     engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
-    consumer = CallbackConsumer(await connect(settings), engine, settings,
-                                AwsClients(settings).service("sqs"))
+    aws = AwsClients(settings)
+    consumer = CallbackConsumer(await connect(settings), engine, settings, aws.service("sqs"),
+                                aws)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

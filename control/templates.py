@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from byok import cfn, template_store
+from byok import cfn, connection_template, template_store
 from byok.settings import Settings
 
 
@@ -42,4 +42,7 @@ def publish_templates(s3: Any, settings: Settings) -> dict[int, str]:
                       Body=template_store.rendered(settings, version).encode(),
                       ContentType="application/x-yaml")
         out[version] = template_store.url(settings, version)
+    s3.put_object(Bucket=settings.template_bucket, Key=connection_template.key(settings),
+                  Body=connection_template.rendered(settings).encode(),
+                  ContentType="application/x-yaml")
     return out

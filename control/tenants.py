@@ -1,4 +1,4 @@
-"""Tenants, their connected AWS accounts, their API keys and their audit history."""
+"""Tenants, their API keys and their audit history (connections: control/connections.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from byok import apikeys, audit, crud, offboard
 from byok.audit_anchor import AnchorInvalid, AnchorStore, latest_anchor, write_anchor
 from byok.db import audit_keys, session_scope
 from byok.health_messages import schedule_id
-from byok.models import ApiKey, AuditEvent, AwsConnection, Tenant
+from byok.models import ApiKey, AuditEvent, Tenant
 from control import Temporal
 
 
@@ -28,21 +28,6 @@ def list_tenants(engine: Engine) -> list[Tenant]:
 def get_tenant(engine: Engine, tenant: str) -> Tenant:
     with session_scope(engine) as session:
         return crud.get_tenant(session, ref=tenant)
-
-
-def connect_account(engine: Engine, *, tenant: str, account_id: str, regions: list[str],
-                    actor: str) -> AwsConnection:
-    """Connect an AWS account and its regions (or add regions to one already connected)."""
-    with session_scope(engine) as session:
-        t = crud.get_tenant(session, ref=tenant)
-        account = crud.validate_account_id(account_id, "account_id")
-        return crud.connect_account(session, tenant=t, account_id=account, regions=regions,
-                                    actor=actor)
-
-
-def connections(engine: Engine, tenant: str) -> list[AwsConnection]:
-    with session_scope(engine) as session:
-        return crud.connections(session, tenant_id=crud.get_tenant(session, ref=tenant).id)
 
 
 def create_api_key(engine: Engine, *, tenant: str, name: str,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -96,21 +96,50 @@ def connect_account(
     regions: Annotated[str, typer.Option(help="Comma-separated regions.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Connect an AWS account and its regions to a tenant."""
-    from control import tenants
+    """Ask to connect an AWS account and its regions to a tenant: prints the connection
+    stack's link, role name, ExternalId and token. The connection is usable (verified) once
+    that stack, deployed in the account, reported back."""
+    from control import connections
     ctx = context()
 
     def body() -> None:
-        conn = tenants.connect_account(ctx.engine, tenant=tenant, account_id=account,
-                                       regions=regions.split(","), actor="operator")
-        data = {"tenant_id": conn.tenant_id, "account_id": conn.account_id,
-                "regions": conn.regions}
-        emit(data, as_json, lambda: console.print(
-            f"account {data['account_id']} connected: {', '.join(data['regions'])}"))
+        data = connections.connect_account(ctx.engine, ctx.settings, tenant=tenant,
+                                           account_id=account, regions=regions.split(","),
+                                           actor="operator")
+        emit(data, as_json, lambda: print_connection(data))
     run(body)
 
 
+def print_connection(data: dict[str, Any]) -> None:
+    console.print(f"account {data['account_id']} ({', '.join(data['regions'])}): "
+                  f"[bold]{data['state']}[/]")
+    if data.get("token"):
+        console.print(f"  role name:   {data['role_name']}\n  ExternalId:  {data['external_id']}"
+                      f"\n  token:       {data['token']} (shown only now)"
+                      f"\n  template:    {data['template_url']}"
+                      f"\n  quick-create: {data['deployment_url']}")
+    if data.get("error_message"):
+        console.print(f"  error: {data['error_message']}")
+    console.print(f"  next: {data['next_step']}")
+
+
 app.command("connect")(connect_account)
+
+
+@app.command("connections")
+def list_connections(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
+    """A tenant's connections: pending, verified or failed, and what to do next."""
+    from control import connections
+    ctx = context()
+
+    def body() -> None:
+        rows = connections.list_connections(ctx.engine, ctx.settings, tenant)
+
+        def human() -> None:
+            for r in rows:
+                print_connection(r)
+        emit(rows, as_json, human)
+    run(body)
 
 
 @app.command()

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from byok import cfn, template_store
+from byok import cfn, connection_template, template_store
 from byok.errors import AwsError, InvalidInput
 from byok.settings import Settings
 
@@ -62,6 +62,32 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
         "created_multi_region_cmk": "true" if version >= 2 and not existing_key else "false",
         "template_version": str(version),
     }
+
+
+def deploy_connection_stack(settings: Settings, *, account_id: str, token: str,
+                            external_id: str, role_name: str, stack_name: str = "",
+                            template_body: str = "", wait: bool = True,
+                            parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """Deploy the connection stack (byok-connection.yaml) in the tenant's account, from the
+    published URL (or the tenant's own edit); with wait, until our answer completed it."""
+    cf = tenant_session(account_id).client("cloudformation",
+                                           region_name=settings.control_plane_region,
+                                           endpoint_url=settings.aws_endpoint_url or None)
+    source = {"TemplateBody": template_body} if template_body else \
+        {"TemplateURL": connection_template.url(settings)}
+    params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token,
+              **(parameters or {})}
+    name = stack_name or f"byok-vault-connect-{account_id}"
+    try:
+        cf.create_stack(StackName=name, **source, Capabilities=["CAPABILITY_NAMED_IAM"],
+                        Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                                    for k, v in params.items()])
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise InvalidInput(f"CloudFormation refused the stack: {err.get('Message')}",
+                           code="STACK_REJECTED") from None
+    stack = _wait(cf, name) if wait else cf.describe_stacks(StackName=name)["Stacks"][0]
+    return {"stack_name": name, "status": stack["StackStatus"]}
 
 
 def _existing_stack(cf: Any) -> str:

@@ -7,13 +7,13 @@ import secrets
 import time
 
 from byok.errors import ByokError
-from control import enablement, tenants
+from control import connections, enablement, tenants
 from control.backups import run_backup
 from control.catalog import backup_view
 from control.restores import run_restore
 from control.wallet import wallet_status
 from starter.context import Ctx, console
-from starter.customer import deploy_stack
+from starter.customer import deploy_connection_stack, deploy_stack
 
 DEMO_ACCOUNT = "444455556666"
 DEMO_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
@@ -27,10 +27,15 @@ async def _demo(ctx: Ctx) -> None:
     settings = ctx.settings
     name = f"demo-{secrets.token_hex(3)}"
     tenant = tenants.create_tenant(ctx.engine, name=name, actor="demo")
-    tenants.connect_account(ctx.engine, tenant=tenant.id, account_id=DEMO_ACCOUNT,
-                            regions=DEMO_REGIONS, actor="demo")
+    conn = connections.connect_account(ctx.engine, settings, tenant=tenant.id,
+                                       account_id=DEMO_ACCOUNT, regions=DEMO_REGIONS,
+                                       actor="demo")
+    # The connection stack completes once the consumer proved its role with the ExternalId.
+    await asyncio.to_thread(deploy_connection_stack, settings, account_id=DEMO_ACCOUNT,
+                            token=conn["token"], external_id=conn["external_id"],
+                            role_name=conn["role_name"], stack_name=conn["stack_name"])
     console.print(f"1. tenant [bold]{name}[/] ({tenant.id}) connected account {DEMO_ACCOUNT} "
-                  f"in {', '.join(DEMO_REGIONS)}")
+                  f"in {', '.join(DEMO_REGIONS)} (connection stack verified)")
     issued = await enablement.start_enable(ctx.engine, settings, ctx.temporal, tenant=tenant.id,
                                            account=DEMO_ACCOUNT, accept_irretrievable=True,
                                            accept_immutable=True, actor="demo")

@@ -72,3 +72,33 @@ def customer_deploy(
         emit({"stack": payload | {"token": "[hidden]"}}, as_json,
              lambda: console.print(f"stack deployed in {acct} and answered by byok-vault"))
     run(body)
+
+
+@dev_app.command("connect-deploy")
+def connect_deploy(
+    token: Annotated[str, typer.Option(help="The token printed by `byok connect`.")],
+    account: Annotated[str, typer.Option(help="Deploy in this account (default: the "
+                                                "connection's).")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deploy the connection stack in the tenant's account on localaws, as the tenant would;
+    it completes (and the connection is verified) once byok-vault proved its role."""
+    from byok import connection_template, connections
+    from byok.db import session_scope
+    from byok.errors import NotFound
+    from starter.customer import deploy_connection_stack
+
+    ctx = context()
+
+    def body() -> None:
+        with session_scope(ctx.engine) as session:
+            row = connections.by_token(session, token)
+            if row is None:
+                raise NotFound("unknown connection token", field="token")
+            acct, ext, role = account or row.account_id, row.external_id, row.role_name
+            stack = connection_template.stack_name_for(row.tenant_id)
+        out = deploy_connection_stack(ctx.settings, account_id=acct, token=token,
+                                      external_id=ext, role_name=role, stack_name=stack)
+        emit(out, as_json, lambda: console.print(
+            f"connection stack deployed in {acct} and answered by byok-vault"))
+    run(body)

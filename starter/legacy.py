@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from byok import audit, cfn, crud, enablement
+from byok import audit, cfn, connections, crud, enablement
 from byok.db import session_scope
 from byok.models import KeyBinding, Wallet, utcnow
 from byok.settings import Settings
@@ -38,8 +38,9 @@ def create_legacy_tenant(settings: Settings, engine: Engine, *, name: str, accou
     """A tenant whose v1 stack is deployed and whose v1 binding is frozen (stack_version 1)."""
     with session_scope(engine) as session:
         tenant = crud.create_tenant(session, name=name, actor="legacy-import")
-        crud.connect_account(session, tenant=tenant, account_id=account_id, regions=regions,
-                             actor="legacy-import")
+        # Pending is enough here: enablement proves the account with its own stack.
+        connections.request(session, settings, tenant=tenant, account_id=account_id,
+                            regions=regions, actor="legacy-import")
         external_id = enablement.new_external_id(session)
     region = settings.control_plane_region
     payload = deploy_stack(settings, account_id=account_id, token=enablement.new_token(),

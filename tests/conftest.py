@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -133,3 +134,16 @@ async def temporal_env() -> AsyncIterator[object]:
         namespace="default", search_attributes={"TenantId": keyword, "WalletState": keyword}))
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+async def worker(temporal_env: Any, settings: Settings, engine: Engine,
+                 aws: Any) -> AsyncIterator[Any]:
+    """The real worker (every workflow and activity) on the session's test server."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from worker import build_worker
+
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        async with build_worker(temporal_env.client, settings, engine, aws, executor) as w:
+            yield w

@@ -23,6 +23,7 @@ from web import (
     bodylimit,
     console,
     console_backups,
+    console_connections,
     console_key,
     console_migrate,
     health,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_key.router)
     app.include_router(console_migrate.router)
     app.include_router(console_backups.router)
+    app.include_router(console_connections.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     pages.install(app)
 

@@ -53,6 +53,21 @@ class ConnectionOut(BaseModel):
     account_id: str
     regions: list[str]
     created_at: datetime
+    state: str = Field(description="pending (stack not reported yet), verified (usable) or "
+                       "failed (error_message says why)")
+    role_name: str
+    role_arn: str
+    external_id: str
+    error_message: str | None = None
+    verified_at: datetime | None = None
+    token_expires_at: datetime | None = None
+    token: str | None = Field(default=None, description="Only in the answer that issued it.")
+    template_url: str
+    deployment_url: str | None = Field(default=None,
+                                       description="Quick-create link (with the token).")
+    stack_name: str
+    service_account_id: str
+    next_step: str
 
 
 class ApiKeyIn(Strict):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from byok.errors import NotFound
-from control import tenants
+from control import connections, tenants
 from control.checks import refresh_wallet
 from control.enablement import start_enable, start_migration
 from control.wallet import wallet_view
@@ -42,16 +42,23 @@ def tenant_get(tenant_id: str, caller: TenantCaller, engine: EngineDep) -> Any:
 
 
 @router.get("/connections", tags=["connections"], response_model=list[schemas.ConnectionOut],
-            summary="The caller's connected AWS accounts and regions")
-def connections_list(caller: TenantCaller, engine: EngineDep) -> Any:
-    return tenants.connections(engine, caller.tenant_id)
+            summary="The caller's AWS accounts: pending, verified or failed, and what to do")
+def connections_list(caller: TenantCaller, engine: EngineDep, settings: SettingsDep) -> Any:
+    return connections.list_connections(engine, settings, caller.tenant_id)
 
 
 @router.post("/connections", tags=["connections"], response_model=schemas.ConnectionOut,
-             status_code=201, summary="Connect an AWS account (or add regions to one)")
-def connections_add(body: schemas.ConnectionIn, caller: TenantCaller, engine: EngineDep) -> Any:
-    return tenants.connect_account(engine, tenant=caller.tenant_id, account_id=body.account_id,
-                                   regions=body.regions, actor=caller.actor)
+             status_code=201,
+             summary="Ask to connect an AWS account (or add regions to a verified one)",
+             description="Returns the token (shown only here), the ExternalId, the role name "
+             "and the quick-create link of the connection stack. The connection is `pending` "
+             "until the stack, deployed in that account, reports back and its role is proven; "
+             "only a `verified` connection is read from.")
+def connections_add(body: schemas.ConnectionIn, caller: TenantCaller, engine: EngineDep,
+                    settings: SettingsDep) -> Any:
+    return connections.connect_account(engine, settings, tenant=caller.tenant_id,
+                                       account_id=body.account_id, regions=body.regions,
+                                       actor=caller.actor)
 
 
 @router.get("/api-keys", tags=["api keys"], response_model=list[schemas.ApiKeyOut],

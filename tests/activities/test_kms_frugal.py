@@ -24,6 +24,7 @@ from byok.messages import BackupInput, RestoreInput
 from byok.settings import Settings
 from control.service import ensure_service_resources
 from tests.conftest import TENANT_ACCOUNT
+from tests.connect_helpers import request_connection
 from worker import key_cache
 
 REGION = "us-east-1"
@@ -41,7 +42,7 @@ def counting(settings: Settings, localaws: Any) -> AwsClients:
 def new_tenant(engine: Engine, name: str) -> str:
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name=name)
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=[REGION])
+        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT, regions=[REGION])
         return t.id
 
 

@@ -21,6 +21,7 @@ from byok.settings import Settings, load_settings
 from control.backups import run_backup
 from control.restores import run_restore
 from tests.conftest import TENANT_ACCOUNT
+from tests.connect_helpers import request_connection
 from tests.lazy import lazy
 from worker import build_worker, vault_store
 
@@ -233,7 +234,7 @@ async def test_backup_and_restore_through_workflows_with_the_s3_vault(
     assert isinstance(store, S3Store)
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=["us-east-1"])
+        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT, regions=["us-east-1"])
         tenant = t.id
     data = os.urandom(2 * S3_PART + 12345)  # several parts and ranged GETs each way
     (tmp_path / "src").write_bytes(data)

@@ -11,6 +11,7 @@ from byok.db import session_scope
 from byok.errors import ByokError, Conflict, InvalidInput, Unauthorized
 from byok.models import EnableToken, KeyBinding, Wallet
 from byok.settings import load_settings
+from tests.connect_helpers import request_connection
 
 ACCOUNT = "444455556666"
 
@@ -19,7 +20,7 @@ ACCOUNT = "444455556666"
 def tenant_id(any_engine: Engine) -> str:
     with session_scope(any_engine) as session:
         t = crud.create_tenant(session, name="acme")
-        crud.connect_account(session, tenant=t, account_id=ACCOUNT,
+        request_connection(session, tenant=t, account_id=ACCOUNT,
                              regions=["us-east-1", "us-west-2"])
         return t.id
 
@@ -58,7 +59,7 @@ def test_refusals(any_engine: Engine, tenant_id: str, kwargs: dict, field: str,
 def test_control_plane_region_must_be_connected(any_engine: Engine) -> None:
     with session_scope(any_engine) as session:
         t = crud.create_tenant(session, name="west")
-        crud.connect_account(session, tenant=t, account_id=ACCOUNT, regions=["us-west-2"])
+        request_connection(session, tenant=t, account_id=ACCOUNT, regions=["us-west-2"])
     with pytest.raises(InvalidInput, match="control-plane region us-east-1"):
         _issue(any_engine, t.id)
     assert _nothing_issued(any_engine)
@@ -140,7 +141,7 @@ def test_callback_replay_is_idempotent_but_reuse_is_refused(any_engine: Engine,
 def test_other_tenants_external_id_is_refused(any_engine: Engine, tenant_id: str) -> None:
     with session_scope(any_engine) as session:
         other = crud.create_tenant(session, name="other")
-        crud.connect_account(session, tenant=other, account_id="777788889999",
+        request_connection(session, tenant=other, account_id="777788889999",
                              regions=["us-east-1"])
     other_issued = _issue(any_engine, other.id, account="777788889999")
     issued = _issue(any_engine, tenant_id)

@@ -26,7 +26,6 @@ from tests.workflows.conftest import (  # noqa: F401
     enable,
     enabled,
     tenant,
-    worker,
 )
 from workflows.key_health import KeyHealthWorkflow
 

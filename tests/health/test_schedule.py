@@ -16,6 +16,7 @@ from byok.codec import data_converter
 from byok.health_messages import schedule_id
 from byok.settings import Settings, load_settings
 from tests.conftest import VENV_BIN
+from tests.connect_helpers import request_connection
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ async def test_enabled_tenant_gets_its_schedule_and_it_runs_checks(
     settings = settings.model_copy(update={"health_schedule": "tenant"})
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
+        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT,
                              regions=["us-east-1", "us-west-2"])
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(client, settings, engine, aws, executor):

@@ -21,6 +21,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 from byok.messages import BackupPlan, BackupResult, ReplicaInput, ReplicaResult
+from tests.connect_helpers import request_connection
 
 HERE = Path(__file__).resolve().parent
 HISTORIES = HERE / "histories"
@@ -99,7 +100,7 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
     def tenant(name: str, account: str) -> str:
         with session_scope(engine) as session:
             t = crud.create_tenant(session, name=name)
-            crud.connect_account(session, tenant=t, account_id=account, regions=REGIONS)
+            request_connection(session, tenant=t, account_id=account, regions=REGIONS)
             return t.id
 
     async def enable(tenant_id: str, account: str) -> Any:

@@ -24,6 +24,7 @@ from control.catalog import list_backups
 from control.checks import check_health
 from control.enablement import start_enable
 from tests.conftest import TENANT_ACCOUNT
+from tests.connect_helpers import request_connection
 from tests.lazy import lazy
 
 
@@ -61,7 +62,7 @@ async def test_a_full_transfer_queue_does_not_starve_control_work(
     settings = settings.model_copy(update={"transfer_slots": 1, "worker_queues": "control"})
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
+        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT,
                              regions=["us-east-1"])
         tenant = t.id
     (tmp_path / "src").write_bytes(b"x" * (3 << 20))

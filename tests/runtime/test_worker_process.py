@@ -28,6 +28,7 @@ from control.backups import start_backup as start_backup_workflow
 from control.catalog import list_backups
 from starter import up
 from tests.conftest import TENANT_ACCOUNT, VENV_BIN
+from tests.connect_helpers import request_connection
 from tests.lazy import lazy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
 def new_tenant(engine: Engine) -> str:
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT,
+        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT,
                              regions=["us-east-1"])
         return t.id
 

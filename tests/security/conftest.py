@@ -1,4 +1,5 @@
-"""Attack tests drive the real app: the web fixtures (app over ASGI, tenants with API keys)."""
+"""Attack tests drive the real app and the real worker: the web fixtures (app over ASGI,
+tenants with API keys) and the workflow fixtures (a tenant, its proven connection)."""
 
 from tests.web.conftest import (  # noqa: F401
     app,
@@ -6,5 +7,5 @@ from tests.web.conftest import (  # noqa: F401
     live_server,
     new_tenant,
     operator,
-    worker,
 )
+from tests.workflows.conftest import proven, tenant  # noqa: F401

@@ -54,6 +54,22 @@ def test_tenant_connect_status_audit(home: Path) -> None:
     assert code == 0 and "OK (2 events)" in out, out
 
 
+def test_connect_prints_the_stack_to_deploy_and_connections_lists_it(home: Path) -> None:
+    byok("tenant", "create", "acme")
+    code, out = byok("connect", "--tenant", "acme", "--account", "444455556666",
+                     "--regions", "us-east-1")
+    assert code == 0, out
+    for needle in ("pending", "ByokVaultConnection-", "ExternalId:", "(shown only now)",
+                   "byok-connection-v1-", "quickcreate", "deploy the connection stack"):
+        assert needle in out, out
+    code, out = byok("connections", "--tenant", "acme", "--json")
+    [conn] = json.loads(out)
+    assert code == 0 and conn["state"] == "pending" and conn["token"] is None
+    code, out = byok("connect", "--tenant", "acme", "--account", "111122223333",
+                     "--regions", "us-east-1")
+    assert code != 0 and "own account" in out, out
+
+
 @pytest.mark.parametrize(("args", "needle"), [
     (["connect", "--tenant", "acme", "--account", "12345678901", "--regions", "us-east-1"],
      "12 digits"),

@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,6 @@ from sqlalchemy.engine import Engine
 from byok.settings import Settings
 from tests.conftest import TENANT_ACCOUNT
 from web.app import create_app
-from worker import build_worker
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 
@@ -33,14 +31,6 @@ class TenantKey:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
-
-
-@pytest.fixture
-async def worker(temporal_env: Any, settings: Settings, engine: Engine,
-                 aws: Any) -> AsyncIterator[Any]:
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        async with build_worker(temporal_env.client, settings, engine, aws, executor) as w:
-            yield w
 
 
 @pytest.fixture

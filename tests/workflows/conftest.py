@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,26 +15,25 @@ from byok.settings import Settings
 from control.enablement import start_enable
 from starter.customer import deploy_stack
 from tests.conftest import TENANT_ACCOUNT
+from tests.connect_helpers import prove_connection, request_connection
 from tests.lazy import lazy
-from worker import build_worker
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
-
-
-@pytest.fixture
-async def worker(temporal_env: Any, settings: Settings, engine: Engine,
-                 aws: Any) -> AsyncIterator[Any]:
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        async with build_worker(temporal_env.client, settings, engine, aws, executor) as w:
-            yield w
 
 
 @pytest.fixture
 def tenant(engine: Engine) -> str:
     with session_scope(engine) as session:
         t = crud.create_tenant(session, name="acme")
-        crud.connect_account(session, tenant=t, account_id=TENANT_ACCOUNT, regions=REGIONS)
+        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT, regions=REGIONS)
         return t.id
+
+
+@pytest.fixture
+async def proven(engine: Engine, settings: Settings, aws: Any, tenant: str) -> dict[str, Any]:
+    """The tenant's connection proven by its connection stack (s3/dynamodb/ebs sources)."""
+    return await prove_connection(engine, settings, aws, tenant_id=tenant,
+                                  account_id=TENANT_ACCOUNT, regions=REGIONS)
 
 
 @pytest.fixture

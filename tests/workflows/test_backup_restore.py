@@ -65,7 +65,7 @@ async def test_file_sourced_workloads_round_trip(run: Any, tmp_path: Path,
     assert out.read_bytes() == data
 
 
-async def test_s3_prefix_round_trips_as_a_tar(run: Any, settings: Settings,
+async def test_s3_prefix_round_trips_as_a_tar(run: Any, settings: Settings, proven: Any,
                                               tmp_path: Path) -> None:
     s3 = tenant_client(settings, "s3")
     s3.create_bucket(Bucket="acme-data")
@@ -81,7 +81,8 @@ async def test_s3_prefix_round_trips_as_a_tar(run: Any, settings: Settings,
     assert got == objects
 
 
-async def test_dynamodb_table_round_trips(run: Any, settings: Settings, tmp_path: Path) -> None:
+async def test_dynamodb_table_round_trips(run: Any, settings: Settings, proven: Any,
+                                          tmp_path: Path) -> None:
     ddb = tenant_client(settings, "dynamodb")
     ddb.create_table(TableName="orders", BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -95,7 +96,8 @@ async def test_dynamodb_table_round_trips(run: Any, settings: Settings, tmp_path
     assert sorted(int(i["n"]["N"]) for i in items) == list(range(20))
 
 
-async def test_ebs_snapshot_round_trips(run: Any, settings: Settings, tmp_path: Path) -> None:
+async def test_ebs_snapshot_round_trips(run: Any, settings: Settings, proven: Any,
+                                        tmp_path: Path) -> None:
     ebs = tenant_client(settings, "ebs")
     snap = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
     blocks = {0: b"\x01" * 524288, 7: b"\x07" * 524288}
@@ -148,7 +150,8 @@ async def test_disabled_byok_key_fails_without_fallback(run: Any, enabled: Any, 
     assert not list((settings.vault_dir / tenant).glob("*.byok"))
 
 
-async def test_bad_requests_are_refused_before_anything_runs(run: Any, tmp_path: Path) -> None:
+async def test_bad_requests_are_refused_before_anything_runs(run: Any, proven: Any,
+                                                             tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="unknown workload"):
         await run.backup("floppy", _file(tmp_path, "a", b"x"))
     with pytest.raises(ByokError, match="does not exist") as info:

@@ -21,6 +21,7 @@ from byok.settings import Settings
 from control.backups import run_backup
 from control.restores import run_restore
 from tests.conftest import TENANT_ACCOUNT
+from tests.connect_helpers import request_connection
 from tests.lazy import lazy
 from tests.workflows.conftest import REGIONS
 
@@ -125,7 +126,7 @@ async def test_another_tenants_object_is_refused(run: Runner, engine: Engine,
                                                  tenant: str) -> None:
     with session_scope(engine) as session:
         other = crud.create_tenant(session, name="globex")
-        crud.connect_account(session, tenant=other, account_id=TENANT_ACCOUNT, regions=REGIONS)
+        request_connection(session, tenant=other, account_id=TENANT_ACCOUNT, regions=REGIONS)
         tenant_b = other.id
     a = await run.backup(tenant, b"tenant A's secrets" * 500)
     b = await run.backup(tenant_b, b"tenant B's data" * 500)

@@ -19,6 +19,7 @@ from byok.models import EnableToken, utcnow
 from byok.settings import Settings
 from control.enablement import deliver_callback
 from tests.conftest import OTHER_ACCOUNT, TENANT_ACCOUNT
+from tests.connect_helpers import request_connection
 from tests.lazy import lazy
 from tests.workflows.enable_helpers import (
     assert_refused,
@@ -254,7 +255,7 @@ async def test_callback_with_a_wrong_token_or_account_is_refused_and_changes_not
     with session_scope(engine) as session:
         from byok import crud
         other = crud.create_tenant(session, name="globex")
-        crud.connect_account(session, tenant=other, account_id=OTHER_ACCOUNT,
+        request_connection(session, tenant=other, account_id=OTHER_ACCOUNT,
                              regions=["us-east-1"])
         other_id = other.id
     issued = await enable(tenant)
