@@ -35,6 +35,13 @@ def _refused(shown: str, exc: OSError, field: str) -> Exception:
     return InvalidInput(f"{shown} cannot be opened ({reason})", field=field)
 
 
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
 def open_dir(base: Path, parts: Sequence[str], *, shown: str, field: str,
              create: bool = False) -> int:
     """A descriptor of base/parts... (base itself is the operator's and may be a link), each
@@ -52,8 +59,9 @@ def open_dir(base: Path, parts: Sequence[str], *, shown: str, field: str,
             except FileNotFoundError:
                 raise InvalidInput(f"a folder on the way to {shown} does not exist",
                                    field=field) from None
-            except OSError as exc:
-                raise _refused(shown, exc, field) from None
+            except OSError as exc:  # O_DIRECTORY on a link says ENOTDIR: name the link
+                err = OSError(errno.ELOOP, "link") if _is_link(part, fd) else exc
+                raise _refused(shown, err, field) from None
             os.close(fd)
             fd = child
     except BaseException:

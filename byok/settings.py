@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     keycache_max_uses: int = Field(default=10_000, ge=1)
     keycache_max_entries: int = Field(default=1_000, ge=1)
     frame_size: int = Field(default=1 << 20, ge=4096, le=64 << 20)
+    # The largest file a tenant may upload through POST /api/v1/uploads (streamed to disk).
+    upload_max_bytes: int = Field(default=1 << 30, ge=1)
 
     operator_api_key: str = "dev-operator-key-change-me"  # dev default; compose requires a real one
     session_secret: str = "dev-session-secret-change-me"  # noqa: S105 - dev default
