@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 from byok.backups import uploads_dir
 from byok.errors import InvalidInput
 from byok.settings import Settings
-from byok.sources import parse_source
 from control.catalog import backup_view
 from tests.web.conftest import NewTenant, TenantKey
 from tests.web.test_api_health import backup_done
@@ -140,12 +139,16 @@ async def test_the_tenants_own_upload_still_backs_up(
     "s3://Bad_Bucket/x", "s3://bucket/x#y", "dynamodb://a/b", "ebs://snap-1/../x",
 ])
 def test_the_parser_refuses_what_another_parser_could_read_differently(text: str) -> None:
+    from byok.sources import parse_source
+
     with pytest.raises(InvalidInput) as info:
         parse_source(text)
     assert info.value.field == "source" and info.value.message.startswith("not a usable")
 
 
 def test_the_parser_keeps_what_it_accepts() -> None:
+    from byok.sources import parse_source
+
     assert parse_source("file:///srv/up/t/a b.bin").parts == ("srv", "up", "t", "a b.bin")
     assert parse_source("s3://acme-data/mail/").parts == ("acme-data", "mail/")
     assert parse_source("dynamodb://orders").url == "dynamodb://orders"

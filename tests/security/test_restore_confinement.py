@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from byok.backups import restores_dir
 from byok.settings import Settings
+from tests.security.conftest import restores_dir
 from tests.web.conftest import NewTenant, TenantKey
 from tests.web.test_api_health import backup_done
 
