@@ -92,14 +92,17 @@ async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tena
                     raise
                 staged = stage_server_file(settings, t.id, parsed)
                 parsed = file_source(staged)
-            backups.open_tenant_file(settings, t.id, parsed).close()  # a clear error now
         inp = replace(inp, source=parsed.url)
         try:
             health.backup_gate(session, t.id, region)
-        except health.BackupsPaused as exc:  # refused now, not after a workflow started
+            if parsed.kind == "file":  # a clear error now, not after a workflow started
+                backups.open_tenant_file(settings, t.id, parsed).close()
+        except BaseException as exc:
             if staged is not None:
                 staged.unlink(missing_ok=True)
-            raise Conflict(exc.message, code=exc.code, field="region") from None
+            if isinstance(exc, health.BackupsPaused):  # refused now, not in the workflow
+                raise Conflict(exc.message, code=exc.code, field="region") from None
+            raise
     handle = await (await temporal()).start_workflow(
         BackupWorkflow.run, inp, id=f"backup-{inp.backup_id}", task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
