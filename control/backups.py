@@ -16,7 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from byok import backups, crud, health
 from byok.db import session_scope
-from byok.errors import Conflict, InvalidInput, NotFound, error_class
+from byok.errors import ByokError, Conflict, InvalidInput, NotFound, error_class
 from byok.messages import BackupInput
 from byok.models import Backup, Restore
 from byok.settings import Settings
@@ -41,7 +41,12 @@ async def run_backup(engine: Engine, settings: Settings, temporal: Temporal,
                      **request: Unpack[BackupRequest]) -> dict[str, Any]:
     """Run a backup (see `_start`) to its end: the finished backup, or our error."""
     handle, inp, staged = await _start(engine, settings, temporal, **request)
-    await result(handle)
+    try:
+        await result(handle)
+    except ByokError:  # the workflow ended (failed): the staged file has served too
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
     if staged is not None:  # the operator's link or copy has served (kept on cancellation)
         staged.unlink(missing_ok=True)
     return backup_view(engine, inp.tenant_id, inp.backup_id)

@@ -114,3 +114,30 @@ async def test_a_forged_plan_naming_another_tenant_is_refused_before_any_read(
         assert (info.value.details[0] or {})["code"] == "PLAN_MISMATCH"
     done = ActivityEnvironment().run(acts.write_backup, honest)  # the catalog's own plan runs
     assert done.ok and done.plaintext_size == len(b"alice's data")
+
+
+async def test_the_operators_explicit_path_to_server_files(
+        client: Any, new_tenant: NewTenant, temporal_env: Any, settings: Settings,
+        engine: Engine, worker: Any, tmp_path: Path) -> None:
+    """The CLI (control.run_backup / run_restore without as_tenant) may name server paths:
+    the file is staged into the tenant's uploads, the restore moved out of its folder."""
+    from byok.backups import uploads_dir
+    from control.backups import run_backup
+    from control.restores import run_restore
+    from tests.lazy import lazy
+
+    tenant = await new_tenant()
+    server_file = tmp_path / "export.bin"
+    server_file.write_bytes(b"operator export" * 100)
+    made = await run_backup(engine, settings, lazy(temporal_env.client), tenant=tenant.id,
+                            workload="vmware_vm", source=f"file://{server_file}",
+                            region=None, actor="cli")
+    assert made["status"] == "complete" and made["plaintext_size"] == 1500
+    assert made["source"].startswith(f"file://{uploads_dir(settings, tenant.id)}/")
+    assert list(uploads_dir(settings, tenant.id).iterdir()) == []  # the staged link is gone
+    assert server_file.read_bytes() == b"operator export" * 100
+    out = tmp_path / "restored.bin"
+    done = await run_restore(engine, settings, lazy(temporal_env.client), tenant=tenant.id,
+                             backup_id=made["id"], target=str(out), force=False, actor="cli")
+    assert done["target"] == str(out) and out.read_bytes() == b"operator export" * 100
+    assert list(restores_dir(settings, tenant.id).iterdir()) == []  # moved, not copied
