@@ -61,7 +61,7 @@ class Unauthorized(ByokError):
 
 
 class TooLarge(ByokError):
-    code = "TOO_LARGE"
+    code = "PAYLOAD_TOO_LARGE"
 
 
 class AuditChainBroken(ByokError):

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from byok.settings import Settings
-from tests.security.conftest import restores_dir
+from tests.security.paths import restores_dir
 from tests.web.conftest import NewTenant, TenantKey
 from tests.web.test_api_health import backup_done
 

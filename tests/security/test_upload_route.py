@@ -77,7 +77,7 @@ async def test_over_the_limit_is_413_and_leaves_nothing(
     tenant = await new_tenant()
     declared = await upload(client, tenant, b"x" * (LIMIT + 1))  # Content-Length says so
     assert declared.status_code == 413, declared.text
-    assert declared.json()["error"]["code"] == "TOO_LARGE"
+    assert declared.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
     async def stream() -> AsyncIterator[bytes]:  # chunked: no length to refuse up front
         for _ in range(LIMIT // 4096 + 2):

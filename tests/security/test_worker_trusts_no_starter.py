@@ -21,7 +21,7 @@ from byok.keycache import KeyCache
 from byok.messages import BackupInput, BackupPlan, RestoreInput
 from byok.models import Backup, Restore
 from byok.settings import Settings
-from tests.security.conftest import restores_dir
+from tests.security.paths import restores_dir
 from tests.web.conftest import NewTenant
 from tests.web.test_api_health import backup_done
 from workflows.backup import BackupWorkflow
