@@ -8,7 +8,7 @@ from temporalio import activity
 from activities.base import byok_errors
 from byok import audit, backups, cfn, crud, enablement
 from byok.db import session_scope
-from byok.errors import Conflict, NotFound
+from byok.errors import Conflict, InvalidInput, NotFound
 from byok.messages import (
     BackupInput,
     BackupPlan,
@@ -103,8 +103,14 @@ class CatalogActivities:
     @activity.defn
     @byok_errors
     def plan_backup(self, inp: BackupInput) -> BackupPlan:
-        with session_scope(self.engine) as session:
-            return backups.plan_backup(session, inp)
+        try:
+            with session_scope(self.engine) as session:
+                return backups.plan_backup(session, self.settings, inp)
+        except InvalidInput as exc:
+            if exc.field == "source":  # refused by the worker: recorded, then failed for good
+                with session_scope(self.engine) as session:
+                    backups.refuse_backup(session, inp, exc)
+            raise
 
     @activity.defn
     @byok_errors
@@ -116,8 +122,14 @@ class CatalogActivities:
     @activity.defn
     @byok_errors
     def plan_restore(self, inp: RestoreInput) -> RestorePlan:
-        with session_scope(self.engine) as session:
-            return backups.plan_restore(session, inp)
+        try:
+            with session_scope(self.engine) as session:
+                return backups.plan_restore(session, self.settings, inp)
+        except InvalidInput as exc:
+            if exc.field == "target":
+                with session_scope(self.engine) as session:
+                    backups.refuse_restore(session, inp, exc)
+            raise
 
     @activity.defn
     @byok_errors

@@ -6,34 +6,31 @@ from __future__ import annotations
 import json
 import tarfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import Any, BinaryIO
 
 from byok.errors import InvalidInput, NotFound
+from byok.sources import Source
 
 CHUNK = 1 << 20
 Client = Callable[[str], Any]  # service name -> boto3 client in the tenant's account/region
 
 
-def open_source(source: str, client: Client) -> Iterator[bytes]:
-    """Chunks of the source's bytes; errors for a missing source come before the first chunk."""
-    url = urlparse(source)
-    if url.scheme == "file":
-        return _file(Path(url.netloc + url.path))
-    if url.scheme == "s3":
-        return _s3(client("s3"), url.netloc, url.path.lstrip("/"))
-    if url.scheme == "dynamodb":
-        return _dynamodb(client("dynamodb"), url.netloc)
-    if url.scheme == "ebs":
-        return _ebs(client("ebs"), url.netloc)
-    raise InvalidInput(f"unsupported source {source!r}", field="source")
+def open_source(source: Source, client: Client,
+                open_file: Callable[[Source], BinaryIO]) -> Iterator[bytes]:
+    """Chunks of the source's bytes; errors for a missing source come before the first chunk.
+    `open_file` opens a file source where it is confined (the tenant's uploads)."""
+    if source.kind == "file":
+        return _file(open_file(source))
+    if source.kind == "s3":
+        return _s3(client("s3"), *source.parts)
+    if source.kind == "dynamodb":
+        return _dynamodb(client("dynamodb"), source.parts[0])
+    if source.kind == "ebs":
+        return _ebs(client("ebs"), source.parts[0])
+    raise InvalidInput(f"unsupported source {source.url!r}", field="source")
 
 
-def _file(path: Path) -> Iterator[bytes]:
-    if not path.is_file():
-        raise NotFound(f"source file {path} does not exist", field="source")
-    fh = path.open("rb")
+def _file(fh: BinaryIO) -> Iterator[bytes]:
 
     def chunks() -> Iterator[bytes]:
         with fh:

@@ -3,13 +3,13 @@ Backup data never enters a Temporal payload; progress goes out as heartbeats."""
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import itertools
 import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -20,8 +20,10 @@ from activities.keyprovider import KmsKeyProvider
 from activities.pipeline import Inline, Stage, read_ahead
 from activities.sources import open_source
 from activities.storage import VaultStore
-from byok import connections
+from byok import backups, connections
 from byok.aws import AwsClients
+from byok.backups import open_tenant_file
+from byok.confine import Spot
 from byok.db import session_scope
 from byok.default_key import ensure_default_key
 from byok.envelope import (
@@ -38,6 +40,8 @@ from byok.errors import Conflict
 from byok.keycache import CachingKeyProvider, KeyCache
 from byok.messages import BackupPlan, BackupResult, RestorePlan, RestoreResult
 from byok.settings import Settings
+from byok.sources import Source
+from byok.workloads import check_source, parse_workload
 
 # Heartbeat by time only: a per-chunk call costs a cross-thread hop each time, and the
 # server needs one per heartbeat timeout at most (the SDK throttles what it sends anyway).
@@ -125,13 +129,28 @@ class VaultActivities:
             return self.aws.connection(name, plan.region, access.role_arn, access.external_id)
         return client
 
+    def checked_backup(self, plan: BackupPlan) -> Source:
+        """Re-validated before anything is opened: the plan is the catalog's (tenant, key,
+        account from the database), the source parses strictly and fits the workload."""
+        with session_scope(self.engine) as session:
+            backups.check_backup_plan(session, plan)
+        return check_source(parse_workload(plan.workload), plan.source)
+
+    def checked_restore(self, plan: RestorePlan) -> Spot:
+        """The plan is the catalog's; the target is opened in the tenant's restores folder."""
+        with session_scope(self.engine) as session:
+            backups.check_restore_plan(session, plan)
+        return backups.restore_spot(self.settings, plan.tenant_id, plan.target, create=True)
+
     @activity.defn
     @byok_errors
     def write_backup(self, plan: BackupPlan) -> BackupResult:
+        checked = self.checked_backup(plan)
         key_arn = plan.key_arn or self.default_key(plan.region)
         context = make_context(tenant_id=plan.tenant_id, backup_id=plan.backup_id,
                                workload=plan.workload, region=plan.region)
-        chunks = open_source(plan.source, self.source_client(plan))
+        chunks = open_source(checked, self.source_client(plan),
+                             lambda src: open_tenant_file(self.settings, plan.tenant_id, src))
         materials = self.provider(plan.tenant_id).materials_for_backup(
             plan.tenant_id, plan.region, key_arn, plan.backup_id, context)
         try:
@@ -181,25 +200,27 @@ class VaultActivities:
     @activity.defn
     @byok_errors
     def read_restore(self, plan: RestorePlan) -> RestoreResult:
-        target = Path(plan.target)
-        if target.exists() and not plan.force:
-            raise Conflict(f"{target} already exists; pass --force to replace it",
-                           field="target")
+        spot = self.checked_restore(plan)
+        try:
+            spot.check_writable(plan.force)
+        except BaseException:
+            spot.close()
+            raise
         context = make_context(tenant_id=plan.tenant_id, backup_id=plan.backup_id,
                                workload=plan.workload, region=plan.region)
         # A fresh name per attempt (opened exclusively): an earlier attempt that is still
         # running somewhere must never write into the file this one renames into place.
-        tmp = target.with_name(f".{target.name}.{plan.restore_id}.{secrets.token_hex(4)}.partial")
-        pattern = f".{glob.escape(target.name)}.{plan.restore_id}.*.partial"
-        for stale in target.parent.glob(pattern):
-            stale.unlink(missing_ok=True)  # left by a crashed attempt of this restore
+        tmp = f".{spot.name}.{plan.restore_id}.{secrets.token_hex(4)}.partial"
+        pattern = f".{glob.escape(spot.name)}.{plan.restore_id}.*.partial"
+        for stale in fnmatch.filter(spot.names(), pattern):
+            spot.unlink(stale)  # left by a crashed attempt of this restore
         provider = _RecordedKeyOnly(self.provider(plan.tenant_id), plan.key_arn)
         hasher = new_hasher(plan.digest_alg)  # the backup's own algorithm (old: SHA-256)
         expected = plan.digest or plan.sha256
         small = plan.plaintext_size < SMALL_RESTORE
         try:
             with (self.store.reader(plan.object_key) if small
-                  else self.store.stream(plan.object_key)) as src, tmp.open("xb") as out:
+                  else self.store.stream(plan.object_key)) as src, spot.create(tmp) as out:
                 # Read ahead (in the store), decrypt here, hash and write on their own
                 # threads; plaintext frames are immutable, so both stages share them.
                 dec = Decryptor(src.read, provider, context)
@@ -224,7 +245,8 @@ class VaultActivities:
                                f"{plan.digest_alg.upper()} digest",
                                code="RESTORE_DIGEST_MISMATCH")
             # Only a fully verified restore reaches the target, in one rename.
-            os.replace(tmp, target)
+            spot.replace(tmp)
         finally:
-            tmp.unlink(missing_ok=True)
+            spot.unlink(tmp)
+            spot.close()
         return RestoreResult(plan.tenant_id, plan.restore_id, True, dec.result.plaintext_size)

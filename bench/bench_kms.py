@@ -45,10 +45,10 @@ def run(n: int, size: int, cached: bool, settings: Settings, engine: Engine,
         connections.request(session, settings, tenant=t, account_id=TENANT_ACCOUNT,
                                 regions=[REGION], actor="bench")
         tenant = t.id
-    src = work / f"src-{tenant}"
+    src = backups.uploads_dir(settings, tenant) / "src"  # the worker reads only uploads
+    src.parent.mkdir(parents=True)
     src.write_bytes(os.urandom(size))
-    out_dir = work / f"out-{tenant}"
-    out_dir.mkdir()
+    out_dir = backups.restores_dir(settings, tenant)  # and writes only the restores folder
 
     def phase(name: str, step: Callable[[int], object]) -> tuple[str, Counter[str], float]:
         aws.requests["kms"].clear()
@@ -61,7 +61,7 @@ def run(n: int, size: int, cached: bool, settings: Settings, engine: Engine,
 
     def backup(_: int) -> None:
         with session_scope(engine) as session:
-            plan = backups.plan_backup(session, BackupInput(
+            plan = backups.plan_backup(session, settings, BackupInput(
                 tenant, backups.new_id("bk"), "m365", f"file://{src}", REGION, "bench"))
         result = env.run(vault.write_backup, plan)
         with session_scope(engine) as session:
@@ -70,7 +70,7 @@ def run(n: int, size: int, cached: bool, settings: Settings, engine: Engine,
 
     def restore(i: int) -> None:
         with session_scope(engine) as session:
-            plan = backups.plan_restore(session, RestoreInput(
+            plan = backups.plan_restore(session, settings, RestoreInput(
                 tenant, backups.new_id("rs"), ids[i], str(out_dir / ids[i])))
         env.run(vault.read_restore, plan)
 

@@ -6,6 +6,7 @@ ByokError                       code: a stable UPPER_SNAKE string shown to tenan
 ├── NotFound                    an unknown tenant, backup, ... (also other tenants' things)
 ├── Conflict                    a duplicate name, a second enable, a frozen binding
 ├── Unauthorized                a wrong, expired or used token or API key
+├── TooLarge                    a body over its limit (an upload over BYOK_UPLOAD_MAX_BYTES)
 ├── AuditChainBroken            the audit hash chain does not verify
 ├── AwsError                    a failure talking to AWS, mapped once from botocore
 │   ├── Throttled               retryable
@@ -57,6 +58,10 @@ class Conflict(ByokError):
 
 class Unauthorized(ByokError):
     code = "UNAUTHORIZED"
+
+
+class TooLarge(ByokError):
+    code = "PAYLOAD_TOO_LARGE"
 
 
 class AuditChainBroken(ByokError):

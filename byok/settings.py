@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     keycache_max_uses: int = Field(default=10_000, ge=1)
     keycache_max_entries: int = Field(default=1_000, ge=1)
     frame_size: int = Field(default=1 << 20, ge=4096, le=64 << 20)
+    # The largest file a tenant may upload through POST /api/v1/uploads (streamed to disk).
+    upload_max_bytes: int = Field(default=1 << 30, ge=1)
 
     # Limits of the web app: events per client (or per tenant for checks) in a sliding window,
     # then 429 with Retry-After; counted in each web process's memory (web/ratelimit.py).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from byok.errors import InvalidInput
+from byok.sources import Source, parse_source
 
 
 class Workload(StrEnum):
@@ -42,12 +43,14 @@ def parse_workload(value: str) -> Workload:
                            field="workload") from None
 
 
-def check_source(workload: Workload, source: str) -> str:
-    """The source URL's scheme, refused when the workload cannot read from it."""
-    scheme = source.split("://", 1)[0] if "://" in source else ""
+def check_source(workload: Workload, source: str) -> Source:
+    """The source, parsed (the one parse everything uses), refused when the workload cannot
+    read from its kind."""
     allowed = SCHEMES.get(workload, ("file",))
-    if scheme not in allowed:
-        raise InvalidInput(f"a {LABELS[workload]} backup reads from "
-                           f"{' or '.join(s + '://...' for s in allowed)}, not {source!r}",
-                           field="source")
-    return scheme
+    if "://" in source and source.split("://", 1)[0] in allowed:
+        parsed = parse_source(source)
+        if parsed.kind in allowed:
+            return parsed
+    raise InvalidInput(f"a {LABELS[workload]} backup reads from "
+                       f"{' or '.join(s + '://...' for s in allowed)}, not {source[:200]!r}",
+                       field="source")

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from byok import startup
 from byok.db import make_engine, migrate
-from byok.errors import ByokError, Conflict, InvalidInput, NotFound, Unauthorized
+from byok.errors import ByokError, Conflict, InvalidInput, NotFound, TooLarge, Unauthorized
 from byok.settings import Settings, load_settings
 from web import (
     api,
@@ -34,7 +34,7 @@ from web import (
 )
 from web.schemas import ErrorOut
 
-STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unauthorized: 401}
+STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unauthorized: 401, TooLarge: 413}
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 HTTP_CODES = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 
 from control import catalog
 from control.backups import start_backup
 from control.restores import start_restore
+from control.uploads import receive_upload
 from web import schemas, schemas_backups
 from web.auth import TenantCaller, deny
 from web.deps import EngineDep, LazyTemporalDep, SettingsDep
@@ -39,6 +40,25 @@ async def backups_start(body: schemas_backups.BackupIn, caller: TenantCaller,
     return await start_backup(engine, settings, temporal, tenant=caller.tenant_id,
                               workload=body.workload, source=body.source, region=body.region,
                               actor=caller.actor, as_tenant=True)
+
+
+@router.post("/uploads", response_model=schemas_backups.UploadOut, status_code=201,
+             summary="Upload a file to back up: the raw body (application/octet-stream), "
+                     "streamed to disk; returns its `file://` source",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/octet-stream": {"schema": {"type": "string",
+                                                         "format": "binary"}}}}},
+             responses={413: {"model": E, "description": "Over BYOK_UPLOAD_MAX_BYTES; "
+                                                         "nothing is kept."}})
+async def uploads_create(request: Request, caller: TenantCaller, engine: EngineDep,
+                         settings: SettingsDep,
+                         name: str | None = Query(None, max_length=200, description=(
+                             "A name to keep (sanitized: letters, digits, `._-`)."))) -> Any:
+    length = request.headers.get("content-length", "")
+    return await receive_upload(engine, settings, tenant_id=caller.tenant_id, name=name,
+                                chunks=request.stream(),
+                                declared=int(length) if length.isdigit() else None,
+                                actor=caller.actor)
 
 
 @router.get("/backups/{backup_id}", response_model=schemas_backups.BackupOut,

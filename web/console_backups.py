@@ -33,7 +33,7 @@ def _form(request: Request, user: ConsoleUser, engine: Engine, settings: Setting
     if backup is None or backup["status"] != "complete":
         deny(engine, user.caller, "backup", backup_id, via="console")
         raise ForeignPage(user)
-    root = restores_root(settings)
+    root = restores_root(settings, user.tenant_id)
     ctx.setdefault("form", {})
     ctx.setdefault("error", {})
     return render(request, "restore_form.html", status_code=status_code, user=user,

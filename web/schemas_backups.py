@@ -18,6 +18,14 @@ class BackupIn(Strict):
                                description="A connected region; default the control plane's.")
 
 
+class UploadOut(BaseModel):
+    source: str = Field(description="The `file://` source to back up (POST /backups).")
+    name: str = Field(description="The stored file's name: generated, then the sanitized "
+                                  "name given.")
+    bytes: int
+    sha256: str
+
+
 class BackupStartedOut(BaseModel):
     backup_id: str
     workflow_id: str

@@ -51,16 +51,17 @@ class Vault:
 
     def __init__(self, aws: AwsClients, engine: Engine, settings: Settings, cache: KeyCache,
                  tmp: Path):
-        self.engine, self.tmp = engine, tmp
+        self.engine, self.tmp, self.settings = engine, tmp, settings
         self.acts = VaultActivities(aws, engine, settings, FileStore(settings.vault_dir), cache)
         self.env = ActivityEnvironment()
 
     def backup(self, tenant: str, data: bytes) -> str:
         backup_id = backups.new_id("bk")
-        src = self.tmp / backup_id
+        src = backups.uploads_dir(self.settings, tenant) / backup_id  # where the worker reads
+        src.parent.mkdir(parents=True, exist_ok=True)
         src.write_bytes(data)
         with session_scope(self.engine) as session:
-            plan = backups.plan_backup(session, BackupInput(
+            plan = backups.plan_backup(session, self.settings, BackupInput(
                 tenant, backup_id, "m365", f"file://{src}", REGION, "test"))
         result = self.env.run(self.acts.write_backup, plan)
         with session_scope(self.engine) as session:
@@ -68,9 +69,9 @@ class Vault:
         return backup_id
 
     def restore(self, tenant: str, backup_id: str, name: str = "") -> bytes:
-        target = self.tmp / f"{name or backup_id}.out"
+        target = backups.restores_dir(self.settings, tenant) / f"{name or backup_id}.out"
         with session_scope(self.engine) as session:
-            plan = backups.plan_restore(session, RestoreInput(
+            plan = backups.plan_restore(session, self.settings, RestoreInput(
                 tenant, backups.new_id("rs"), backup_id, str(target)))
         self.env.run(self.acts.read_restore, plan)
         return target.read_bytes()

@@ -149,14 +149,18 @@ def test_the_worker_rechecks_the_account_it_is_handed(engine: Engine, settings: 
     vault = VaultActivities(aws, engine, settings, FileStore(settings.vault_dir),
                             key_cache(settings))
     with session_scope(engine) as session:
-        plan = backups.plan_backup(session, BackupInput(tenant, backups.new_id("bk"), "s3",
-                                                        "s3://victim-data/", "us-east-1"))
+        plan = backups.plan_backup(session, settings, BackupInput(
+            tenant, backups.new_id("bk"), "s3", "s3://victim-data/", "us-east-1"))
         b = crud.create_tenant(session, name="mallory")
         connections.request(session, settings, tenant=b, account_id=OTHER_ACCOUNT,
                             regions=["us-east-1"], actor="mallory")
     plan.source_account = OTHER_ACCOUNT
-    with pytest.raises(Exception, match="names account"):
+    # The activity refuses a plan that is not the catalog's before it opens anything...
+    with pytest.raises(Exception, match="no pending catalog entry"):
         ActivityEnvironment().run(vault.write_backup, plan)
+    # ...and the source's credentials are looked up from the database, not from the plan.
+    with pytest.raises(Exception, match="names account"):
+        vault.source_client(plan)("s3")
     plan.tenant_id, plan.source_account = b.id, OTHER_ACCOUNT
     with pytest.raises(Exception, match="not verified"):
-        ActivityEnvironment().run(vault.write_backup, plan)
+        vault.source_client(plan)("s3")

@@ -43,7 +43,7 @@ async def test_backup_then_restore_through_the_api(
                              json={"backup_id": made["id"]})
     assert resp.status_code == 202, resp.text
     started = resp.json()
-    root = (settings.home / "restores").resolve()
+    root = (settings.home / "restores" / tenant.id).resolve()  # the tenant's own folder
     assert started["target"] == str(root / made["id"])  # the safe default
     assert started["workflow_id"] == f"restore-{started['restore_id']}"
     done = await restore_done(client, tenant, started["restore_id"])
@@ -124,9 +124,9 @@ async def test_bad_restores_and_another_tenants_backup(
 async def test_api_file_sources_only_from_the_tenants_uploads(
         client: httpx.AsyncClient, new_tenant: NewTenant, engine: Engine) -> None:
     tenant = await new_tenant()
-    for source in ("file:///etc/passwd", "file:///tmp/../etc/hosts"):
+    for source, why in (("file:///etc/passwd", "uploads"), ("file:///tmp/../etc/hosts", "..")):
         resp = await client.post("/api/v1/backups", headers=tenant.headers, json={
             "workload": "ec2", "source": source, "region": "us-east-1"})
         assert resp.status_code == 422, resp.text
         assert resp.json()["error"]["field"] == "source"
-        assert "uploads" in resp.json()["error"]["message"]
+        assert why in resp.json()["error"]["message"]

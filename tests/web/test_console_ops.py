@@ -37,7 +37,7 @@ async def test_restore_form_errors_inline_and_scoping(
     listing = await client.get(f"/t/{alice.id}/backups")
     assert f"/t/{alice.id}/backups/bk-alice/restore" in listing.text
     form = await client.get(f"/t/{alice.id}/backups/bk-alice/restore")
-    assert form.status_code == 200 and "restores/bk-alice" in form.text
+    assert form.status_code == 200 and f"restores/{alice.id}/bk-alice" in form.text
 
     url = f"/t/{alice.id}/backups/bk-alice/restore"
     bad = await client.post(url, data={"target": "/etc/passwd", "csrf_token": csrf})

@@ -21,6 +21,7 @@ import worker as worker_module
 from activities.storage import FileStore
 from activities.vault import VaultActivities
 from byok import audit
+from byok.backups import uploads_dir
 from byok.db import session_scope
 from byok.errors import ByokError
 from byok.messages import BackupPlan, BackupResult
@@ -182,7 +183,8 @@ async def test_worker_crash_mid_backup_finishes_exactly_once(
 async def test_source_that_vanishes_fails_the_backup(
         temporal_env: Any, engine: Engine, settings: Settings, aws: Any, tenant: str,
         tmp_path: Path) -> None:
-    src = tmp_path / "src"
+    src = uploads_dir(settings, tenant) / "src"  # an upload: read in place, not staged
+    src.parent.mkdir(parents=True)
     src.write_bytes(b"here when asked, gone when read")
     # Accepted (the source existed), but no worker runs yet; then the file disappears.
     started = await backup(temporal_env, engine, settings, tenant, src, wait=False)
@@ -193,7 +195,7 @@ async def test_source_that_vanishes_fails_the_backup(
             handle = temporal_env.client.get_workflow_handle(started["workflow_id"])
             with pytest.raises(ByokError) as info:
                 await result(handle)
-    assert info.value.code == "NOT_FOUND" and str(src) in info.value.message
+    assert info.value.code == "NOT_FOUND" and f"uploads/{tenant}/src" in info.value.message
     [row] = list_backups(engine, tenant)
     assert row["status"] == "failed" and "NOT_FOUND" in row["error"]
     assert not (settings.vault_dir / tenant).exists() or not list(
