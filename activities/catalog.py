@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
@@ -104,7 +106,8 @@ class CatalogActivities:
     @byok_errors
     def plan_backup(self, inp: BackupInput) -> BackupPlan:
         with session_scope(self.engine) as session:
-            return backups.plan_backup(session, inp)
+            plan = backups.plan_backup(session, inp)
+        return dataclasses.replace(plan, heartbeat_seconds=self.settings.transfer_heartbeat_seconds)
 
     @activity.defn
     @byok_errors
@@ -117,7 +120,8 @@ class CatalogActivities:
     @byok_errors
     def plan_restore(self, inp: RestoreInput) -> RestorePlan:
         with session_scope(self.engine) as session:
-            return backups.plan_restore(session, inp)
+            plan = backups.plan_restore(session, inp)
+        return dataclasses.replace(plan, heartbeat_seconds=self.settings.transfer_heartbeat_seconds)
 
     @activity.defn
     @byok_errors

@@ -16,24 +16,44 @@ CHUNK = 1 << 20
 Client = Callable[[str], Any]  # service name -> boto3 client in the tenant's account/region
 
 
-def open_source(source: str, client: Client) -> Iterator[bytes]:
-    """Chunks of the source's bytes; errors for a missing source come before the first chunk."""
+def open_source(source: str, client: Client, skip: int = 0) -> Iterator[bytes]:
+    """Chunks of the source's bytes from byte `skip` (a resumed backup); errors for a missing
+    source come before the first chunk. A file seeks; the streamed sources (tar of S3
+    objects, table scans, snapshot blocks) are read from the start and the prefix dropped."""
     url = urlparse(source)
     if url.scheme == "file":
-        return _file(Path(url.netloc + url.path))
+        return _file(Path(url.netloc + url.path), skip)
     if url.scheme == "s3":
-        return _s3(client("s3"), url.netloc, url.path.lstrip("/"))
-    if url.scheme == "dynamodb":
-        return _dynamodb(client("dynamodb"), url.netloc)
-    if url.scheme == "ebs":
-        return _ebs(client("ebs"), url.netloc)
-    raise InvalidInput(f"unsupported source {source!r}", field="source")
+        chunks = _s3(client("s3"), url.netloc, url.path.lstrip("/"))
+    elif url.scheme == "dynamodb":
+        chunks = _dynamodb(client("dynamodb"), url.netloc)
+    elif url.scheme == "ebs":
+        chunks = _ebs(client("ebs"), url.netloc)
+    else:
+        raise InvalidInput(f"unsupported source {source!r}", field="source")
+    return _skip(chunks, skip) if skip else chunks
 
 
-def _file(path: Path) -> Iterator[bytes]:
+def _skip(chunks: Iterator[bytes], skip: int) -> Iterator[bytes]:
+    for chunk in chunks:
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        yield chunk[skip:] if skip else chunk
+        skip = 0
+    if skip:
+        raise InvalidInput("the source is shorter than the part already backed up: it changed "
+                           "between attempts", field="source")
+
+
+def _file(path: Path, skip: int = 0) -> Iterator[bytes]:
     if not path.is_file():
         raise NotFound(f"source file {path} does not exist", field="source")
+    if skip > path.stat().st_size:
+        raise InvalidInput("the source is shorter than the part already backed up: it changed "
+                           "between attempts", field="source")
     fh = path.open("rb")
+    fh.seek(skip)
 
     def chunks() -> Iterator[bytes]:
         with fh:

@@ -199,6 +199,7 @@ class BackupPlan:
     key_arn: str  # empty for the default key until resolved in the region
     object_key: str
     source_account: str = ""
+    heartbeat_seconds: int = 30  # BYOK_TRANSFER_HEARTBEAT_SECONDS: the heartbeat timeout
 
 
 @dataclass
@@ -241,6 +242,7 @@ class RestorePlan:
     plaintext_size: int
     digest: str = ""  # the catalog's plaintext digest under digest_alg
     digest_alg: str = "sha256"
+    heartbeat_seconds: int = 30  # BYOK_TRANSFER_HEARTBEAT_SECONDS: the heartbeat timeout
 
 
 @dataclass

@@ -17,6 +17,7 @@ from byok.temporal import tenant_attributes
 from control import Temporal
 from control.backups import recorded, result
 from control.results import RestoreDone, RestoreRequest, RestoreStarted
+from workflows import policies
 from workflows.restore import RestoreWorkflow
 
 
@@ -75,6 +76,6 @@ async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tena
             raise InvalidInput("not a usable path", field="target") from None
     handle = await (await temporal()).start_workflow(
         RestoreWorkflow.run, inp, id=f"restore-{inp.restore_id}", task_queue=settings.task_queue,
-        search_attributes=tenant_attributes(t.id))
+        execution_timeout=policies.TRANSFER_RUN, search_attributes=tenant_attributes(t.id))
     return handle, inp
 
