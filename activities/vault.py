@@ -168,7 +168,8 @@ class VaultActivities:
         digest = hasher.hexdigest()
         return BackupResult(plan.tenant_id, plan.backup_id, True, r.key_arn, r.plaintext_size,
                             r.stored_size, digest if self.digest_alg == SHA256 else "",
-                            digest=digest, digest_alg=self.digest_alg)
+                            digest=digest, digest_alg=self.digest_alg,
+                            resumed_bytes=frames * enc.frame_size)
 
     def _encryptor(self, plan: BackupPlan, writer: Writer, checkpoint: Checkpoint | None,
                    key_arn: str, context: dict[str, str], progress: Progress
@@ -261,7 +262,8 @@ class VaultActivities:
                     and (frames or (sync is not None and sync.reported))):
                 tmp.unlink(missing_ok=True)  # kept only for a retry that resumes from it
             raise
-        return RestoreResult(plan.tenant_id, plan.restore_id, True, dec.result.plaintext_size)
+        return RestoreResult(plan.tenant_id, plan.restore_id, True, dec.result.plaintext_size,
+                             resumed_bytes=frames * dec.header.frame_size)
 
     def _resumed_frames(self, plan: RestorePlan, taken: IO[bytes] | None,
                         checkpoint: Checkpoint | None, hasher: Hasher) -> int:

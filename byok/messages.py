@@ -215,6 +215,7 @@ class BackupResult:
     error_message: str = ""
     digest: str = ""
     digest_alg: str = "sha256"
+    resumed_bytes: int = 0  # plaintext this attempt took over from an earlier one's partial
 
 
 @dataclass
@@ -253,3 +254,4 @@ class RestoreResult:
     plaintext_size: int = 0
     error_code: str = ""
     error_message: str = ""
+    resumed_bytes: int = 0  # plaintext this attempt took over from an earlier one's partial
