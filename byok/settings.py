@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     transfer_checkpoint_seconds: float = Field(default=1.0, ge=0, le=60)
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
+    consumer_metrics_port: int = Field(default=9465, ge=0, le=65535)  # the callback consumer's
     otel_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty = no tracing
 
     aws_endpoint_url: str = "http://127.0.0.1:4566"  # empty = real AWS

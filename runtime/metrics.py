@@ -18,7 +18,18 @@ from temporalio.worker import (
 
 MIB = float(1 << 20)
 # Buckets for the histograms (the SDK's defaults suit milliseconds, not these units).
-BUCKETS = {"byok_transfer_throughput": [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]}
+BUCKETS: dict[str, list[float]] = {
+    "byok_transfer_throughput": [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    "byok_callback_latency": [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600]}
+
+
+def callback_latency(meter: MetricMeter) -> Callable[[float], None]:
+    """The consumer's series: seconds from a stack's custom-resource request (the SNS
+    notification's Timestamp) until the waiting workflow held it (the update returned)."""
+    histogram = meter.create_histogram_float(
+        "byok_callback_latency",
+        "Seconds from the stack's request (SNS Timestamp) to the workflow holding it", "s")
+    return lambda seconds: histogram.record(seconds)
 
 
 class Instruments:
