@@ -121,10 +121,12 @@ class Syncer:
             self.reported = True
 
 
-def take_over(folder: Path, checkpoint: Checkpoint | None, fresh: Path) -> IO[bytes] | None:
-    """Move the checkpoint's partial file to this attempt's own name `fresh`, cut to its
-    durable length and open at its end; None when there is nothing to resume (no
-    checkpoint, the file is gone or shorter than the checkpoint says).
+def take_over(folder: Path, checkpoint: Checkpoint | None, fresh: Path, *,
+              truncate: bool = True) -> IO[bytes] | None:
+    """Move the checkpoint's partial file to this attempt's own name `fresh`, opened at its
+    durable length (and cut there, unless `truncate` is False: a backup compares what it
+    writes with what the earlier attempt wrote past its checkpoint); None when there is
+    nothing to resume (no checkpoint, the file is gone or shorter than the checkpoint says).
 
     A rename, not a copy, so resuming reads nothing again; an earlier attempt still
     writing (it lost its connection but not its process) writes the same bytes at the same
@@ -140,7 +142,8 @@ def take_over(folder: Path, checkpoint: Checkpoint | None, fresh: Path) -> IO[by
     except OSError:
         return None
     fh = fresh.open("r+b")
-    fh.truncate(checkpoint.stored)
+    if truncate:
+        fh.truncate(checkpoint.stored)
     fh.seek(checkpoint.stored)
     return fh
 

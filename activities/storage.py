@@ -26,6 +26,10 @@ READ_BLOCK = 8 << 20  # read-ahead blocks of a full read (restore)
 READ_DEPTH = 4
 
 
+class SourceChanged(Exception):
+    """Retryable: the resumed partial is dropped, the next attempt starts over."""
+
+
 class Writer(Protocol):
     resumed: int  # bytes taken over from an earlier attempt's partial object (0: fresh)
     # Called from the writing thread with the durable length, after each periodic sync.
@@ -91,15 +95,20 @@ class _FileWriter:
         # A resumed attempt renames the checkpoint's partial to its own name.
         self.path = path
         self.tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.partial")
-        taken = take_over(path.parent, resume, self.tmp)
+        taken = take_over(path.parent, resume, self.tmp, truncate=False)
         self.resumed = resume.stored if taken is not None and resume is not None else 0
         self.fh = taken or self.tmp.open("xb")
+        # Frames the earlier attempt sealed after its checkpoint: this attempt seals them
+        # again under the same key and nonces, so they must come out the same (see _check).
+        self._tail = os.fstat(self.fh.fileno()).st_size - self.resumed
         self.on_durable: Callable[[int], object] | None = None
         self._sync: Syncer | None = None
         self.checkpoint_name = self.tmp.name
         self.interval = HEARTBEAT_SECONDS  # how often write() syncs once on_durable is set
 
     def write(self, data: bytes | bytearray) -> None:
+        if self._tail > 0:
+            self._check(data)
         if self._sync is None:
             if self.on_durable is None:
                 self.fh.write(data)
@@ -113,10 +122,25 @@ class _FileWriter:
     def restart(self) -> None:
         self.fh.seek(0)
         self.fh.truncate()
-        self.resumed = 0
+        self.resumed = self._tail = 0
+
+    def _check(self, data: bytes | bytearray) -> None:
+        """A resumed backup whose source changed would seal different plaintext under a
+        (key, nonce) the earlier attempt already used and perhaps wrote out; GCM must never
+        see that. Compare with the earlier bytes; on a difference drop the partial and fail
+        the attempt, so the retry starts a new envelope (new message id, new keys)."""
+        pos = self.fh.tell()
+        old = os.pread(self.fh.fileno(), min(len(data), self._tail), pos)
+        self._tail -= len(old) or self._tail
+        if old != bytes(memoryview(data)[:len(old)]):
+            self.fh.close()
+            self.tmp.unlink(missing_ok=True)
+            raise SourceChanged("the source differs from what the last attempt backed up "
+                                "past its checkpoint; the backup starts over")
 
     def commit(self) -> None:
         self.fh.flush()
+        self.fh.truncate()  # a resumed partial may have held more than this envelope
         os.fsync(self.fh.fileno())
         self.fh.close()
         os.replace(self.tmp, self.path)

@@ -17,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 import activities.vault as vault_module
 from activities.pipeline import BlockReader
-from activities.storage import FileStore
+from activities.storage import FileStore, SourceChanged
 from activities.vault import VaultActivities
 from byok import backups, crud
 from byok.aws import AwsClients
@@ -103,11 +103,14 @@ def test_a_retried_backup_resumes_from_its_checkpoint(
     monkeypatch.setattr(vault_module, "open_source", counted_source(read, 7 * MIB))
     with pytest.raises(Dies):
         first.run(acts.write_backup, plan)
+    # The server may hold an older checkpoint than the last one sent: resume from the first,
+    # so the frames written after it are sealed again (and compared with what is there).
+    beats[:] = [next(b for b in beats if b[1])]
     checkpoint = beats[-1][1]
     assert checkpoint["frames"] >= 1, beats  # whole frames were durable before it failed
     folder = settings.vault_dir / tenant
     [partial] = folder.iterdir()
-    assert partial.name == checkpoint["partial"] and partial.stat().st_size >= checkpoint["stored"]
+    assert partial.name == checkpoint["partial"] and partial.stat().st_size > checkpoint["stored"]
 
     # A new worker: nothing cached, so the resumed attempt must take the key from the header.
     acts = VaultActivities(counting, engine, settings, FileStore(settings.vault_dir),
@@ -142,6 +145,40 @@ def test_a_retried_backup_resumes_from_its_checkpoint(
             tenant, backups.new_id("rs"), plan.backup_id, str(tmp_path / "out")))
     env_with(beats).run(acts.read_restore, rplan)
     assert (tmp_path / "out").read_bytes() == DATA
+
+
+def test_a_source_changed_past_the_checkpoint_is_never_sealed_under_the_same_nonce(
+        counting: AwsClients, engine: Engine, settings: Settings, tenant: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frames after the checkpoint were sealed once already (key, nonce); other bytes
+    there must not be sealed again under them: the attempt fails, drops the partial, and
+    the retry starts a new envelope (new message id, so new keys)."""
+    settings = settings.model_copy(update={"transfer_checkpoint_seconds": 0})
+    src = tmp_path / "src"
+    src.write_bytes(DATA)
+    plan = plan_backup(engine, tenant, src)
+    acts = VaultActivities(counting, engine, settings, FileStore(settings.vault_dir),
+                           key_cache(settings))
+    beats: list[tuple[Any, ...]] = []
+    first = env_with(beats)
+    monkeypatch.setattr(vault_module, "open_source", counted_source([], 7 * MIB))
+    with pytest.raises(Dies):
+        first.run(acts.write_backup, plan)
+    beats[:] = [next(b for b in beats if b[1])]
+    frames = beats[-1][1]["frames"]
+    [partial] = (settings.vault_dir / tenant).iterdir()
+    old_header = read_header(io.BytesIO(partial.read_bytes()).read)
+    changed = bytearray(DATA)
+    changed[frames * settings.frame_size + 10] ^= 1  # in the frame sealed after the checkpoint
+    src.write_bytes(changed)
+    monkeypatch.setattr(vault_module, "open_source", counted_source([], None))
+    with pytest.raises(SourceChanged):
+        env_with(list(beats), first).run(acts.write_backup, plan)
+    assert not list((settings.vault_dir / tenant).iterdir())  # the partial is gone
+    result = env_with(beats, first).run(acts.write_backup, plan)  # same details: starts over
+    assert result.ok and result.digest == blake3.blake3(bytes(changed)).hexdigest()
+    [stored] = (settings.vault_dir / tenant).iterdir()
+    assert read_header(io.BytesIO(stored.read_bytes()).read).message_id != old_header.message_id
 
 
 def test_a_checkpoint_naming_a_foreign_file_is_ignored(
