@@ -100,7 +100,9 @@ class _FileWriter:
         self.fh = taken or self.tmp.open("xb")
         # Frames the earlier attempt sealed after its checkpoint: this attempt seals them
         # again under the same key and nonces, so they must come out the same (see _check).
-        self._tail = os.fstat(self.fh.fileno()).st_size - self.resumed
+        size = os.fstat(self.fh.fileno()).st_size
+        self._tail = size - self.resumed
+        self._earlier = mapped(self.fh, size) if self._tail > 0 else None
         self.on_durable: Callable[[int], object] | None = None
         self._sync: Syncer | None = None
         self.checkpoint_name = self.tmp.name
@@ -123,22 +125,33 @@ class _FileWriter:
         self.fh.seek(0)
         self.fh.truncate()
         self.resumed = self._tail = 0
+        self._drop_earlier()
+
+    def _drop_earlier(self) -> None:
+        if self._earlier is not None:
+            self._earlier.close()
+            self._earlier = None
 
     def _check(self, data: bytes | bytearray) -> None:
         """A resumed backup whose source changed would seal different plaintext under a
         (key, nonce) the earlier attempt already used and perhaps wrote out; GCM must never
         see that. Compare with the earlier bytes; on a difference drop the partial and fail
         the attempt, so the retry starts a new envelope (new message id, new keys)."""
+        assert self._earlier is not None
         pos = self.fh.tell()
-        old = os.pread(self.fh.fileno(), min(len(data), self._tail), pos)
+        old = self._earlier[pos:pos + min(len(data), self._tail)]  # mapped: no second copy
         self._tail -= len(old) or self._tail
+        if not self._tail:
+            self._drop_earlier()
         if old != bytes(memoryview(data)[:len(old)]):
+            self._drop_earlier()
             self.fh.close()
             self.tmp.unlink(missing_ok=True)
             raise SourceChanged("the source differs from what the last attempt backed up "
                                 "past its checkpoint; the backup starts over")
 
     def commit(self) -> None:
+        self._drop_earlier()
         self.fh.flush()
         self.fh.truncate()  # a resumed partial may have held more than this envelope
         os.fsync(self.fh.fileno())
@@ -150,6 +163,7 @@ class _FileWriter:
 
     def abort(self, keep: bool = False) -> None:
         """Drop the partial file; `keep` it for the retry when a checkpoint names it."""
+        self._drop_earlier()
         self.fh.close()
         if not (keep and (self.resumed or (self._sync is not None and self._sync.reported))):
             self.tmp.unlink(missing_ok=True)
