@@ -114,7 +114,11 @@ def build_worker(client: Client, settings: Settings, engine: Engine, aws: AwsCli
     acts = activities(settings, engine, aws)
     common: dict[str, Any] = {
         "activity_executor": executor, "interceptors": list(interceptors),
-        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_shutdown_seconds)}
+        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_shutdown_seconds),
+        # A transfer's checkpoint must reach the server within about one heartbeat interval
+        # (the SDK would otherwise hold heartbeats back for 0.8 x the heartbeat timeout).
+        "max_heartbeat_throttle_interval": timedelta(
+            seconds=max(settings.transfer_checkpoint_seconds, 0.1))}
     workers = []
     if "control" in settings.polled_queues:
         workers.append(Worker(client, task_queue=settings.task_queue, workflows=WORKFLOWS,

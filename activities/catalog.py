@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 from temporalio import activity
 
 from activities.base import byok_errors
 from byok import audit, backups, cfn, crud, enablement
 from byok.db import session_scope
-from byok.errors import Conflict, InvalidInput, NotFound
+from byok.errors import Conflict, InvalidInput, NotFound, NotYetRecorded
 from byok.messages import (
     BackupInput,
     BackupPlan,
@@ -22,7 +25,7 @@ from byok.messages import (
     TenantRef,
     WalletUpdate,
 )
-from byok.models import KeyBinding, Wallet, utcnow
+from byok.models import EnableToken, KeyBinding, Wallet, utcnow
 from byok.settings import Settings
 
 
@@ -35,9 +38,15 @@ class CatalogActivities:
     @byok_errors
     def preflight(self, ref: TenantRef) -> Preflight:
         with session_scope(self.engine) as session:
+            # The start commits the token only after the run started: until it is there,
+            # the wallet may be missing or an earlier run's (retried, not failed).
+            token = session.exec(select(EnableToken).where(
+                EnableToken.tenant_id == ref.tenant_id,
+                EnableToken.workflow_id == activity.info().workflow_id,
+                EnableToken.voided_at == None)).first()  # noqa: E711
             wallet = session.get(Wallet, ref.tenant_id)
-            if wallet is None or wallet.account_native_id is None:
-                raise NotFound(f"no enablement was issued for tenant {ref.tenant_id}")
+            if token is None or wallet is None or wallet.account_native_id is None:
+                raise NotYetRecorded(f"no enablement is recorded yet for tenant {ref.tenant_id}")
             regions = crud.connected_regions(session, tenant_id=ref.tenant_id,
                                              account_id=wallet.account_native_id)
             return Preflight(ref.tenant_id, wallet.account_native_id, regions,
@@ -105,12 +114,13 @@ class CatalogActivities:
     def plan_backup(self, inp: BackupInput) -> BackupPlan:
         try:
             with session_scope(self.engine) as session:
-                return backups.plan_backup(session, self.settings, inp)
+                plan = backups.plan_backup(session, self.settings, inp)
         except InvalidInput as exc:
             if exc.field == "source":  # refused by the worker: recorded, then failed for good
                 with session_scope(self.engine) as session:
                     backups.refuse_backup(session, inp, exc)
             raise
+        return dataclasses.replace(plan, heartbeat_seconds=self.settings.transfer_heartbeat_seconds)
 
     @activity.defn
     @byok_errors
@@ -124,12 +134,13 @@ class CatalogActivities:
     def plan_restore(self, inp: RestoreInput) -> RestorePlan:
         try:
             with session_scope(self.engine) as session:
-                return backups.plan_restore(session, self.settings, inp)
+                plan = backups.plan_restore(session, self.settings, inp)
         except InvalidInput as exc:
             if exc.field == "target":
                 with session_scope(self.engine) as session:
                     backups.refuse_restore(session, inp, exc)
             raise
+        return dataclasses.replace(plan, heartbeat_seconds=self.settings.transfer_heartbeat_seconds)
 
     @activity.defn
     @byok_errors

@@ -4,6 +4,7 @@ a stream of byte chunks (multi-object sources as a tar stream, built without buf
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -15,22 +16,45 @@ CHUNK = 1 << 20
 Client = Callable[[str], Any]  # service name -> boto3 client in the tenant's account/region
 
 
-def open_source(source: Source, client: Client,
-                open_file: Callable[[Source], BinaryIO]) -> Iterator[bytes]:
-    """Chunks of the source's bytes; errors for a missing source come before the first chunk.
-    `open_file` opens a file source where it is confined (the tenant's uploads)."""
+def open_source(source: Source, client: Client, open_file: Callable[[Source], BinaryIO],
+                skip: int = 0) -> Iterator[bytes]:
+    """Chunks of the source's bytes from byte `skip` (a resumed backup); errors for a missing
+    source come before the first chunk. `open_file` opens a file source where it is confined
+    (the tenant's uploads); a file seeks, the streamed sources (tar of S3 objects, table
+    scans, snapshot blocks) are read from the start and the prefix dropped."""
     if source.kind == "file":
-        return _file(open_file(source))
+        return _file(open_file(source), skip)
     if source.kind == "s3":
-        return _s3(client("s3"), *source.parts)
-    if source.kind == "dynamodb":
-        return _dynamodb(client("dynamodb"), source.parts[0])
-    if source.kind == "ebs":
-        return _ebs(client("ebs"), source.parts[0])
-    raise InvalidInput(f"unsupported source {source.url!r}", field="source")
+        chunks = _s3(client("s3"), *source.parts)
+    elif source.kind == "dynamodb":
+        chunks = _dynamodb(client("dynamodb"), source.parts[0])
+    elif source.kind == "ebs":
+        chunks = _ebs(client("ebs"), source.parts[0])
+    else:
+        raise InvalidInput(f"unsupported source {source.url!r}", field="source")
+    return _skip(chunks, skip) if skip else chunks
 
 
-def _file(fh: BinaryIO) -> Iterator[bytes]:
+CHANGED = "the source is shorter than the part already backed up: it changed between attempts"
+
+
+def _skip(chunks: Iterator[bytes], skip: int) -> Iterator[bytes]:
+    for chunk in chunks:
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        yield chunk[skip:] if skip else chunk
+        skip = 0
+    if skip:
+        raise InvalidInput(CHANGED, field="source")
+
+
+def _file(fh: BinaryIO, skip: int = 0) -> Iterator[bytes]:
+    if skip:
+        if skip > os.fstat(fh.fileno()).st_size:
+            fh.close()
+            raise InvalidInput(CHANGED, field="source")
+        fh.seek(skip)
 
     def chunks() -> Iterator[bytes]:
         with fh:

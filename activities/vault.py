@@ -3,14 +3,17 @@ Backup data never enters a Temporal payload; progress goes out as heartbeats."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import itertools
 import os
 import secrets
+import sys
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import PurePosixPath
+from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 from temporalio import activity
@@ -18,8 +21,9 @@ from temporalio import activity
 from activities.base import byok_errors
 from activities.keyprovider import KmsKeyProvider
 from activities.pipeline import Inline, Stage, read_ahead
+from activities.resume import Checkpoint, Progress, Syncer, mapped
 from activities.sources import open_source
-from activities.storage import VaultStore
+from activities.storage import VaultStore, Writer
 from byok import backups, connections
 from byok.aws import AwsClients
 from byok.backups import open_tenant_file
@@ -35,44 +39,40 @@ from byok.envelope import (
     make_context,
     new_hasher,
 )
-from byok.envelope.digest import SHA256
-from byok.errors import Conflict
+from byok.envelope.digest import SHA256, Hasher
+from byok.envelope.format import FRAME_OVERHEAD, parse_header
+from byok.envelope.resume import resume_encryptor
+from byok.errors import ByokError, Conflict
 from byok.keycache import CachingKeyProvider, KeyCache
 from byok.messages import BackupPlan, BackupResult, RestorePlan, RestoreResult
 from byok.settings import Settings
 from byok.sources import Source
 from byok.workloads import check_source, parse_workload
 
-# Heartbeat by time only: a per-chunk call costs a cross-thread hop each time, and the
-# server needs one per heartbeat timeout at most (the SDK throttles what it sends anyway).
-HEARTBEAT_SECONDS = 1.0
 DEPTH = 4  # chunks queued between two stages: memory in flight is about DEPTH x chunk
-
-
-class _Progress:
-    def __init__(self) -> None:
-        self.done = 0
-        self.at = time.monotonic()
-
-    def add(self, n: int) -> None:
-        self.done += n
-        self.beat()
-
-    def beat(self) -> None:
-        """Also called while a stage waits on a slow read or write, so a long step (one
-        slow part upload) keeps the activity alive; a hung one still ends at its timeout."""
-        now = time.monotonic()
-        if now - self.at >= HEARTBEAT_SECONDS:
-            activity.heartbeat(self.done)  # plaintext bytes so far: the CLI's progress bar
-            self.at = now
 
 
 SMALL_RESTORE = 4 << 20  # below this a restore runs on one thread
 
 
 def stage(consume: Callable[[Any], object], inline: bool, name: str,
-          progress: _Progress) -> Stage[Any] | Inline:
+          progress: Progress) -> Stage[Any] | Inline:
     return Inline(consume) if inline else Stage(consume, DEPTH, name, progress.beat)
+
+
+def _checkpoints(name: str, progress: Progress, header: int, step: int
+                 ) -> Callable[[int], None]:
+    """Checkpoint a partial file after its header at whole frames only (a backup's frames
+    are `step` bytes after the header; a restore's plaintext has no header, frames of fs)."""
+    def durable(n: int) -> None:
+        if n > header and (n - header) % step == 0:
+            progress.durable(Checkpoint(name, (n - header) // step, n))
+    return durable
+
+
+def _retryable(exc: BaseException | None) -> bool:
+    """Whether Temporal retries the attempt this error ends (so its partial is kept)."""
+    return not (isinstance(exc, ByokError) and not exc.retryable)
 
 
 class _RecordedKeyOnly:
@@ -149,31 +149,40 @@ class VaultActivities:
         key_arn = plan.key_arn or self.default_key(plan.region)
         context = make_context(tenant_id=plan.tenant_id, backup_id=plan.backup_id,
                                workload=plan.workload, region=plan.region)
-        chunks = open_source(checked, self.source_client(plan),
-                             lambda src: open_tenant_file(self.settings, plan.tenant_id, src))
-        materials = self.provider(plan.tenant_id).materials_for_backup(
-            plan.tenant_id, plan.region, key_arn, plan.backup_id, context)
+        progress = Progress(self.settings.transfer_checkpoint_seconds)
+        # A retry resumes from the partial object the last attempt checkpointed (same data
+        # key: its wrapped form is in the partial's header; the digest re-hashed from it).
+        checkpoint = Checkpoint.from_heartbeat(f"{PurePosixPath(plan.object_key).name}.")
+        writer = self.store.writer(plan.object_key, checkpoint)
         try:
-            enc = Encryptor(materials, context, self.settings.frame_size, digest=None)
-        finally:
-            materials.wipe()
-        # A retry after a crash starts over: the writer replaces any partial object.
-        # Pipeline: the source is read ahead on one thread, hashed on another, encrypted
-        # here, and written on a fourth; each stage works on a chunk while the next waits.
-        # A source of one chunk (most backups are small) goes without threads: starting
-        # three of them would cost more than they save.
-        first, second = next(chunks, None), next(chunks, None)
+            enc, frames, hasher = self._encryptor(plan, writer, checkpoint, key_arn, context,
+                                                  progress)
+            skip = frames * enc.frame_size
+            progress.done = skip
+            with progress.during("source"):
+                chunks = open_source(
+                    checked, self.source_client(plan),
+                    lambda src: open_tenant_file(self.settings, plan.tenant_id, src), skip)
+                # Pipeline: the source is read ahead on one thread, hashed on another,
+                # encrypted here, and written on a fourth; each stage works on a chunk while
+                # the next waits. A source of one chunk (most backups are small) goes
+                # without threads: starting three of them would cost more than they save.
+                first, second = next(chunks, None), next(chunks, None)
+        except BaseException:
+            writer.abort(keep=_retryable(sys.exc_info()[1]))
+            raise
         small = second is None
         head = [c for c in (first, second) if c is not None]
-        writer = self.store.writer(plan.object_key)
-        hasher = new_hasher(self.digest_alg)
-        progress = _Progress()
+        writer.interval = progress.interval
+        writer.on_durable = _checkpoints(writer.checkpoint_name, progress, len(enc.header()),
+                                         enc.frame_size + FRAME_OVERHEAD)
         hashing = stage(hasher.update, small, "backup-hash", progress)
         writing = stage(writer.write, small, "backup-write", progress)
         source = iter(head) if small else read_ahead(itertools.chain(head, chunks), DEPTH,
                                                        "backup-read", progress.beat)
         try:
-            writing.put(enc.header())
+            if not frames:
+                writing.put(enc.header())
             for chunk in source:
                 hashing.put(chunk)
                 out = enc.update(chunk)
@@ -189,44 +198,83 @@ class VaultActivities:
             getattr(source, "close", lambda: None)()
             hashing.abort()
             writing.abort()
-            writer.abort()
+            writer.abort(keep=_retryable(sys.exc_info()[1]))
             raise
         r = enc.result
         digest = hasher.hexdigest()
         return BackupResult(plan.tenant_id, plan.backup_id, True, r.key_arn, r.plaintext_size,
                             r.stored_size, digest if self.digest_alg == SHA256 else "",
-                            digest=digest, digest_alg=self.digest_alg)
+                            digest=digest, digest_alg=self.digest_alg,
+                            resumed_bytes=frames * enc.frame_size)
+
+    def _encryptor(self, plan: BackupPlan, writer: Writer, checkpoint: Checkpoint | None,
+                   key_arn: str, context: dict[str, str], progress: Progress
+                   ) -> tuple[Encryptor, int, Hasher]:
+        """Go on after the frames of the partial object taken over (same data key: its
+        wrapped form is in the partial's header; the digest re-hashed from its frames), or
+        start a new envelope: (encryptor, frames already stored, hasher)."""
+        hasher = new_hasher(self.digest_alg)
+        if writer.resumed and checkpoint is not None:
+            # Under its new name at once: a crash from here on still resumes.
+            progress.durable(Checkpoint(writer.checkpoint_name, checkpoint.frames,
+                                        writer.resumed))
+            with progress.during("resume"):
+                enc = resume_encryptor(writer.prefix(), checkpoint.frames, key_arn, context,
+                                       self.provider(plan.tenant_id), hasher)
+            if enc is not None:
+                return enc, checkpoint.frames, hasher
+            writer.restart()  # not ours, or damaged: start over
+            progress.checkpoint = None
+            hasher = new_hasher(self.digest_alg)
+        with progress.during("data key"):
+            materials = self.provider(plan.tenant_id).materials_for_backup(
+                plan.tenant_id, plan.region, key_arn, plan.backup_id, context)
+        try:
+            return (Encryptor(materials, context, self.settings.frame_size, digest=None), 0,
+                    hasher)
+        finally:
+            materials.wipe()
 
     @activity.defn
     @byok_errors
     def read_restore(self, plan: RestorePlan) -> RestoreResult:
-        spot = self.checked_restore(plan)
-        try:
+        with self.checked_restore(plan) as spot:
             spot.check_writable(plan.force)
-        except BaseException:
-            spot.close()
-            raise
+            return self._restore_into(plan, spot)
+
+    def _restore_into(self, plan: RestorePlan, spot: Spot) -> RestoreResult:
         context = make_context(tenant_id=plan.tenant_id, backup_id=plan.backup_id,
                                workload=plan.workload, region=plan.region)
         # A fresh name per attempt (opened exclusively): an earlier attempt that is still
         # running somewhere must never write into the file this one renames into place.
-        tmp = f".{spot.name}.{plan.restore_id}.{secrets.token_hex(4)}.partial"
-        pattern = f".{glob.escape(spot.name)}.{plan.restore_id}.*.partial"
-        for stale in fnmatch.filter(spot.names(), pattern):
-            spot.unlink(stale)  # left by a crashed attempt of this restore
+        # A retry takes over (renames) the partial file the last attempt checkpointed.
+        base = f".{spot.name}.{plan.restore_id}."
+        tmp = f"{base}{secrets.token_hex(4)}.partial"
+        checkpoint = Checkpoint.from_heartbeat(base)
+        taken = spot.take_over(checkpoint.partial, tmp, checkpoint.stored) if checkpoint else None
+        for stale in fnmatch.filter(spot.names(), f"{glob.escape(base)}*.partial"):
+            if stale != tmp:
+                spot.unlink(stale)  # left by a crashed attempt of this restore
         provider = _RecordedKeyOnly(self.provider(plan.tenant_id), plan.key_arn)
         hasher = new_hasher(plan.digest_alg)  # the backup's own algorithm (old: SHA-256)
         expected = plan.digest or plan.sha256
-        small = plan.plaintext_size < SMALL_RESTORE
+        frames = self._resumed_frames(plan, taken, checkpoint, hasher)
+        small = plan.plaintext_size < SMALL_RESTORE and not frames
+        progress = Progress(self.settings.transfer_checkpoint_seconds)
+        if frames and checkpoint is not None:  # under its new name at once
+            progress.durable(Checkpoint(tmp, frames, checkpoint.stored))
+        sync: Syncer | None = None
         try:
-            with (self.store.reader(plan.object_key) if small
-                  else self.store.stream(plan.object_key)) as src, spot.create(tmp) as out:
+            with self._open_vault(plan, frames, small) as src, \
+                    (taken or spot.create(tmp)) as out:
                 # Read ahead (in the store), decrypt here, hash and write on their own
                 # threads; plaintext frames are immutable, so both stages share them.
-                dec = Decryptor(src.read, provider, context)
-                progress = _Progress()
+                dec = Decryptor(src.read, provider, context, frames_done=frames)
+                fs = dec.header.frame_size
+                progress.done = frames * fs
+                sync = Syncer(out, _checkpoints(tmp, progress, 0, fs), progress.interval)
                 hashing = stage(hasher.update, small, "restore-hash", progress)
-                writing = stage(out.write, small, "restore-write", progress)
+                writing = stage(sync.write, small, "restore-write", progress)
                 try:
                     for chunk in dec:
                         hashing.put(chunk)
@@ -246,7 +294,40 @@ class VaultActivities:
                                code="RESTORE_DIGEST_MISMATCH")
             # Only a fully verified restore reaches the target, in one rename.
             spot.replace(tmp)
-        finally:
-            spot.unlink(tmp)
-            spot.close()
-        return RestoreResult(plan.tenant_id, plan.restore_id, True, dec.result.plaintext_size)
+        except BaseException:
+            if not (_retryable(sys.exc_info()[1])
+                    and (frames or (sync is not None and sync.reported))):
+                spot.unlink(tmp)  # kept only for a retry that resumes from it
+            raise
+        return RestoreResult(plan.tenant_id, plan.restore_id, True, dec.result.plaintext_size,
+                             resumed_bytes=frames * dec.header.frame_size)
+
+    def _resumed_frames(self, plan: RestorePlan, taken: IO[bytes] | None,
+                        checkpoint: Checkpoint | None, hasher: Hasher) -> int:
+        """Whole frames of plaintext the taken-over partial holds, hashed; 0: start over."""
+        if taken is None or checkpoint is None:
+            return 0
+        with contextlib.closing(self.store.reader(plan.object_key)) as fh:
+            fs = parse_header(fh.read).frame_size
+        if checkpoint.stored != checkpoint.frames * fs or checkpoint.stored > plan.plaintext_size:
+            taken.seek(0)
+            taken.truncate()
+            return 0
+        with mapped(taken, checkpoint.stored) as m, memoryview(m) as view:
+            hasher.update(view)
+        return checkpoint.frames
+
+    @contextlib.contextmanager
+    def _open_vault(self, plan: RestorePlan, frames: int, small: bool) -> Iterator[Any]:
+        """The stored envelope to decrypt: all of it, or its header then frame frames + 1."""
+        key = plan.object_key
+        if not frames:
+            with self.store.reader(key) if small else self.store.stream(key) as src:
+                yield src
+            return
+        with contextlib.closing(self.store.reader(key)) as fh:
+            header = parse_header(fh.read)
+        head = header.to_bytes()
+        start = len(head) + frames * (header.frame_size + FRAME_OVERHEAD)
+        with self.store.stream(key, start, head) as src:
+            yield src

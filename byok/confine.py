@@ -139,6 +139,25 @@ class Spot:
         os.fchmod(fd, 0o600)  # whatever the umask
         return os.fdopen(fd, "wb")
 
+    def take_over(self, old: str, fresh: str, stored: int) -> BinaryIO | None:
+        """An earlier attempt's partial file `old`, renamed to this attempt's `fresh` and
+        opened at its durable length `stored` (cut there); None when it is gone, not a
+        regular file, or shorter than that. The rename is fsync'd: a checkpoint naming
+        `fresh` must survive a crash."""
+        try:
+            st = os.stat(old, dir_fd=self.fd, follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode) or st.st_size < stored:
+                return None
+            os.rename(old, fresh, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+            os.fsync(self.fd)
+            fd = os.open(fresh, os.O_RDWR | _NOFOLLOW, dir_fd=self.fd)
+        except OSError:
+            return None
+        fh = os.fdopen(fd, "r+b")
+        fh.truncate(stored)
+        fh.seek(stored)
+        return fh
+
     def names(self) -> list[str]:
         return os.listdir(self.fd)
 

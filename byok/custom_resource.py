@@ -39,13 +39,16 @@ class StackRequest:
     account_id: str  # from the StackId, which CloudFormation sets (not the tenant)
     region: str
     properties: dict[str, str] = field(default_factory=dict)
+    published_at: str = ""  # the SNS notification's Timestamp (ISO 8601): when it was sent
 
 
 def parse_message(body: str) -> StackRequest:
     """The request inside one SQS message body (an SNS envelope, or raw delivery)."""
     try:
         doc = json.loads(body)
+        published = ""
         if isinstance(doc, dict) and doc.get("Type") == "Notification" and "Message" in doc:
+            published = str(doc.get("Timestamp") or "")
             doc = json.loads(doc["Message"])
     except (ValueError, TypeError):
         raise MalformedRequest("the message is not JSON") from None
@@ -69,7 +72,8 @@ def parse_message(body: str) -> StackRequest:
         logical_resource_id=doc["LogicalResourceId"],
         physical_resource_id=str(doc.get("PhysicalResourceId") or ""),
         account_id=stack["account"], region=stack["region"],
-        properties={str(k): str(v) for k, v in props.items() if k != "ServiceToken"})
+        properties={str(k): str(v) for k, v in props.items() if k != "ServiceToken"},
+        published_at=published)
 
 
 def response_url_allowed(url: str, local_endpoint: str = "") -> bool:

@@ -124,19 +124,42 @@ def external_id_taken(session: Session, external_id: str, tenant_id: str | None)
 def issue(session: Session, settings: Settings, tenant: Tenant, account_id: str, *,
           accept_irretrievable: bool, accept_immutable: bool, actor: str) -> Issued:
     """Check preconditions, then issue a token and ExternalId and put the wallet in Waiting."""
+    issued = prepare(session, settings, tenant, account_id,
+                     accept_irretrievable=accept_irretrievable,
+                     accept_immutable=accept_immutable)
+    record(session, issued, actor)
+    return issued
+
+
+def prepare(session: Session, settings: Settings, tenant: Tenant, account_id: str, *,
+            accept_irretrievable: bool, accept_immutable: bool) -> Issued:
+    """Check preconditions and make the token, ExternalId and links; writes nothing (the
+    caller records them once the workflow that waits for them has started)."""
     check_preconditions(session, settings, tenant, account_id, accept_irretrievable,
                         accept_immutable)
     token, external_id = new_token(), new_external_id(session)
     expires = utcnow() + timedelta(days=settings.token_ttl_days)
-    wf_id = workflow_id_for(tenant.id)
-    for old in session.exec(select(EnableToken).where(EnableToken.tenant_id == tenant.id,
+    stack = cfn.stack_name_for(tenant.id)
+    url = template_url(settings)
+    deploy = cfn.quick_create_url(region=settings.control_plane_region, template_url=url,
+                                  stack_name=stack, parameters={
+                                      "ExternalId": external_id, "VaultToken": token})
+    return Issued(tenant.id, account_id, token, external_id, expires, workflow_id_for(tenant.id),
+                  url, deploy, settings.service_account_id, stack)
+
+
+def record(session: Session, issued: Issued, actor: str) -> None:
+    """Store a prepared token (voiding earlier unused ones) and put the wallet in Waiting."""
+    tenant_id, account_id, external_id = issued.tenant_id, issued.account_id, issued.external_id
+    expires, wf_id = issued.expires_at, issued.workflow_id
+    for old in session.exec(select(EnableToken).where(EnableToken.tenant_id == tenant_id,
                                                       EnableToken.used_at == None)):  # noqa: E711
         old.voided_at = old.voided_at or utcnow()
         session.add(old)
-    session.add(EnableToken(token_hash=hash_secret(token), tenant_id=tenant.id,
+    session.add(EnableToken(token_hash=hash_secret(issued.token), tenant_id=tenant_id,
                             account_id=account_id, external_id=external_id,
                             workflow_id=wf_id, expires_at=expires))
-    wallet = session.get(Wallet, tenant.id) or Wallet(tenant_id=tenant.id)
+    wallet = session.get(Wallet, tenant_id) or Wallet(tenant_id=tenant_id)
     wallet.state, wallet.error_code, wallet.error_message = "Waiting", None, None
     wallet.account_native_id, wallet.external_id = account_id, external_id
     wallet.role_arn = wallet.key_arn = None
@@ -145,15 +168,8 @@ def issue(session: Session, settings: Settings, tenant: Tenant, account_id: str,
     wallet.token_expires_at, wallet.workflow_id, wallet.updated_at = expires, wf_id, utcnow()
     session.add(wallet)
     session.flush()
-    audit.append(session, tenant_id=tenant.id, actor=actor, action="wallet.token_issued",
+    audit.append(session, tenant_id=tenant_id, actor=actor, action="wallet.token_issued",
                  details={"account_id": account_id, "expires_at": expires.isoformat()})
-    stack = cfn.stack_name_for(tenant.id)
-    url = template_url(settings)
-    deploy = cfn.quick_create_url(region=settings.control_plane_region, template_url=url,
-                                  stack_name=stack, parameters={
-                                      "ExternalId": external_id, "VaultToken": token})
-    return Issued(tenant.id, account_id, token, external_id, expires, wf_id, url, deploy,
-                  settings.service_account_id, stack)
 
 
 def void_token(session: Session, tenant_id: str) -> None:

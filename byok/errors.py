@@ -4,6 +4,7 @@ ByokError                       code: a stable UPPER_SNAKE string shown to tenan
 ├── InvalidSettings             a BYOK_ variable is wrong (names the variable)
 ├── InvalidInput                bad input from a user (names the field)
 ├── NotFound                    an unknown tenant, backup, ... (also other tenants' things)
+│   └── NotYetRecorded          retryable: a run started before its rows were committed
 ├── Conflict                    a duplicate name, a second enable, a frozen binding
 ├── Unauthorized                a wrong, expired or used token or API key
 ├── TooLarge                    a body over its limit (an upload over BYOK_UPLOAD_MAX_BYTES)
@@ -50,6 +51,14 @@ class InvalidInput(ByokError):
 
 class NotFound(ByokError):
     code = "NOT_FOUND"
+
+
+class NotYetRecorded(NotFound):
+    """An enablement's workflow starts before its token is committed (so a failed start
+    commits nothing); its first step retries until the row is there."""
+
+    code = "NOT_YET_RECORDED"
+    retryable = True
 
 
 class Conflict(ByokError):

@@ -199,6 +199,7 @@ class BackupPlan:
     key_arn: str  # empty for the default key until resolved in the region
     object_key: str
     source_account: str = ""
+    heartbeat_seconds: int = 30  # BYOK_TRANSFER_HEARTBEAT_SECONDS: the heartbeat timeout
 
 
 @dataclass
@@ -214,6 +215,7 @@ class BackupResult:
     error_message: str = ""
     digest: str = ""
     digest_alg: str = "sha256"
+    resumed_bytes: int = 0  # plaintext this attempt took over from an earlier one's partial
 
 
 @dataclass
@@ -241,6 +243,7 @@ class RestorePlan:
     plaintext_size: int
     digest: str = ""  # the catalog's plaintext digest under digest_alg
     digest_alg: str = "sha256"
+    heartbeat_seconds: int = 30  # BYOK_TRANSFER_HEARTBEAT_SECONDS: the heartbeat timeout
 
 
 @dataclass
@@ -251,3 +254,4 @@ class RestoreResult:
     plaintext_size: int = 0
     error_code: str = ""
     error_message: str = ""
+    resumed_bytes: int = 0  # plaintext this attempt took over from an earlier one's partial

@@ -44,8 +44,14 @@ class Settings(BaseSettings):
     transfer_slots: int = Field(default=8, ge=1, le=1000)  # concurrent backups and restores
     # On SIGTERM/SIGINT: stop polling, give running activities this long, then cancel them.
     worker_shutdown_seconds: float = Field(default=20.0, ge=0, le=3600)
+    # A transfer whose worker stops heartbeating this long is retried (resuming) elsewhere.
+    transfer_heartbeat_seconds: int = Field(default=30, ge=2, le=600)
+    # How often a transfer fsyncs its partial file and heartbeats that checkpoint: a crash
+    # loses at most about this much work (one heartbeat RPC per transfer per interval).
+    transfer_checkpoint_seconds: float = Field(default=1.0, ge=0, le=60)
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0 = no metrics endpoint
+    consumer_metrics_port: int = Field(default=9465, ge=0, le=65535)  # the callback consumer's
     otel_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty = no tracing
 
     aws_endpoint_url: str = "http://127.0.0.1:4566"  # empty = real AWS

@@ -25,6 +25,7 @@ from byok.temporal import tenant_attributes
 from control import Temporal
 from control.catalog import backup_view
 from control.results import BackupRequest, BackupStarted
+from workflows import policies
 from workflows.backup import BackupWorkflow
 
 
@@ -111,7 +112,7 @@ async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tena
     handle = await (await temporal()).start_workflow(
         BackupWorkflow.run, inp, id=f"backup-{inp.backup_id}", task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=tenant_attributes(t.id))
+        execution_timeout=policies.TRANSFER_RUN, search_attributes=tenant_attributes(t.id))
     return handle, inp, staged
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -30,10 +32,13 @@ VISIBILITY_SECONDS = 60
 
 class CallbackConsumer:
     def __init__(self, client: Client, engine: Engine, settings: Settings, sqs: Any,
-                 aws: AwsClients | None = None):
+                 aws: AwsClients | None = None, *,
+                 latency: Callable[[float], object] | None = None):
         self.client, self.engine, self.settings, self.sqs = client, engine, settings, sqs
         self._aws = aws  # proves connection roles; made on first need
         self._url = ""
+        # Seconds from the stack's request (its SNS Timestamp) until the workflow held it.
+        self.latency = latency
 
     @property
     def aws(self) -> AwsClients:
@@ -78,12 +83,15 @@ class CallbackConsumer:
                 tenant, status, reason = await connections.deliver(
                     self.engine, self.settings, self.aws, request)
                 return Outcome(tenant, delivered=False, answered=status, reason=reason)
-            return await deliver(self.client, self.engine, self.settings, request)
+            outcome = await deliver(self.client, self.engine, self.settings, request)
         except Exception:
             # Temporal, the database or the ResponseURL failing: the message comes back.
             log.exception("stack request %s not delivered yet; it will come back",
                           request.request_id)
             return None
+        if outcome.delivered and self.latency is not None and request.published_at:
+            self.latency(_seconds_since(request.published_at))
+        return outcome
 
     async def run(self, stop: asyncio.Event, wait_seconds: int = WAIT_SECONDS) -> None:
         """Poll until `stop` is set (a poll in flight finishes first, at most wait_seconds)."""
@@ -95,17 +103,36 @@ class CallbackConsumer:
                 await asyncio.sleep(5)
 
 
+def _seconds_since(timestamp: str) -> float:
+    sent = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - sent).total_seconds())
+
+
 async def main() -> None:
     from byok.db import make_engine
     from byok.settings import load_settings
     from byok.temporal import connect
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from byok.errors import InvalidSettings
+    from runtime.telemetry import consumer_telemetry
+
     settings = load_settings()
     engine = make_engine(settings.db_url, audit_keys=settings.audit_keys)
+    try:
+        telemetry, latency = consumer_telemetry(settings)
+    except InvalidSettings as exc:
+        # Delivering callbacks matters more than counting them: run on without metrics.
+        log.warning("%s; the consumer runs without a metrics endpoint", exc.message)
+        telemetry, latency = consumer_telemetry(settings.model_copy(
+            update={"consumer_metrics_port": 0}))
     aws = AwsClients(settings)
-    consumer = CallbackConsumer(await connect(settings), engine, settings, aws.service("sqs"),
-                                aws)
+    consumer = CallbackConsumer(await connect(settings, runtime=telemetry.runtime), engine,
+                                settings, aws.service("sqs"), aws, latency=latency)
+    if telemetry.metrics_url:
+        print(f"Consumer metrics  {telemetry.metrics_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -21,33 +23,40 @@ from control.results import CallbackAccepted
 from workflows.enable_byok import EnableByokWorkflow
 from workflows.migrate_byok import MigrateByokWorkflow
 
+START_TIMEOUT = timedelta(seconds=10)  # a start that cannot get through fails, not hangs
+
 
 async def start_enable(engine: Engine, settings: Settings, temporal: Temporal, *, tenant: str,
                        account: str, accept_irretrievable: bool, accept_immutable: bool,
                        actor: str) -> enablement.Issued:
-    """Check the request, issue the token (committed before the stack can call back), then
-    start the workflow that waits for the stack."""
+    """Check the request and make the token, start the workflow that waits for the stack,
+    and only then commit the token and the wallet: a start that fails (Temporal down, any
+    RPC error, a run already waiting) leaves nothing behind. The token can reach no stack
+    before this returns; the workflow's first step waits until the token is committed."""
     with session_scope(engine) as session:
         t = crud.get_tenant(session, ref=tenant)
-        enablement.check_preconditions(session, settings, t, account, accept_irretrievable,
-                                       accept_immutable)
+        issued = enablement.prepare(session, settings, t, account,
+                                    accept_irretrievable=accept_irretrievable,
+                                    accept_immutable=accept_immutable)
     client = await temporal()
-    with session_scope(engine) as session:
-        t = crud.get_tenant(session, ref=tenant)
-        issued = enablement.issue(session, settings, t, account,
-                                  accept_irretrievable=accept_irretrievable,
-                                  accept_immutable=accept_immutable, actor=actor)
-    handle = await _start_stack_workflow(client, engine, settings, EnableByokWorkflow.run,
-                                         issued, actor, "an enablement", "ENABLE_IN_PROGRESS")
-    with session_scope(engine) as session:
-        wallet = session.get(Wallet, issued.tenant_id)
-        if wallet:
-            wallet.run_id = handle.result_run_id
-            session.add(wallet)
+    handle = await _start_stack_workflow(client, settings, EnableByokWorkflow.run, issued,
+                                         actor, "an enablement", "ENABLE_IN_PROGRESS")
+    try:
+        with session_scope(engine) as session:
+            enablement.record(session, issued, actor)
+            wallet = session.get(Wallet, issued.tenant_id)
+            if wallet:
+                wallet.run_id = handle.result_run_id
+                session.add(wallet)
+    except BaseException:
+        # Nothing was stored: the run must not wait for a token nobody has.
+        with contextlib.suppress(Exception):
+            await handle.terminate("the enablement could not be recorded")
+        raise
     return issued
 
 
-async def _start_stack_workflow(client: Any, engine: Engine, settings: Settings, run: Any,
+async def _start_stack_workflow(client: Any, settings: Settings, run: Any,
                                 issued: enablement.Issued, actor: str, what: str,
                                 code: str) -> Any:
     """Start the workflow that waits for this token's stack; one per tenant at a time."""
@@ -57,10 +66,8 @@ async def _start_stack_workflow(client: Any, engine: Engine, settings: Settings,
         return await client.start_workflow(
             run, inp, id=issued.workflow_id, task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL, rpc_timeout=START_TIMEOUT)
     except WorkflowAlreadyStartedError:
-        with session_scope(engine) as session:
-            enablement.void_token(session, issued.tenant_id)
         raise Conflict(f"{what} is already running for this tenant", code=code) from None
 
 
@@ -111,8 +118,13 @@ async def _migrate(engine: Engine, settings: Settings, temporal: Temporal, tenan
     if issued is None:
         return {"tenant_id": tenant_id, "migrated": False,
                 "message": "already on the current template; nothing to migrate"}
-    handle = await _start_stack_workflow(client, engine, settings, MigrateByokWorkflow.run,
-                                         issued, actor, "a migration", "MIGRATION_IN_PROGRESS")
+    try:
+        handle = await _start_stack_workflow(client, settings, MigrateByokWorkflow.run, issued,
+                                             actor, "a migration", "MIGRATION_IN_PROGRESS")
+    except BaseException:
+        with session_scope(engine) as session:  # the upgrade token was committed: void it
+            enablement.void_token(session, issued.tenant_id)
+        raise
     while True:
         view = await handle.query(MigrateByokWorkflow.wallet)
         if view.error_code:

@@ -19,6 +19,7 @@ from byok.temporal import tenant_attributes
 from control import Temporal
 from control.backups import recorded, result
 from control.results import RestoreDone, RestoreRequest, RestoreStarted
+from workflows import policies
 from workflows.restore import RestoreWorkflow
 
 
@@ -99,6 +100,6 @@ async def _start(engine: Engine, settings: Settings, temporal: Temporal, *, tena
             spot.check_writable(force)
     handle = await (await temporal()).start_workflow(
         RestoreWorkflow.run, inp, id=f"restore-{inp.restore_id}", task_queue=settings.task_queue,
-        search_attributes=tenant_attributes(t.id))
+        execution_timeout=policies.TRANSFER_RUN, search_attributes=tenant_attributes(t.id))
     return handle, inp, final
 

@@ -18,7 +18,18 @@ from temporalio.worker import (
 
 MIB = float(1 << 20)
 # Buckets for the histograms (the SDK's defaults suit milliseconds, not these units).
-BUCKETS = {"byok_transfer_throughput": [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]}
+BUCKETS: dict[str, list[float]] = {
+    "byok_transfer_throughput": [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    "byok_callback_latency": [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600]}
+
+
+def callback_latency(meter: MetricMeter) -> Callable[[float], None]:
+    """The consumer's series: seconds from a stack's custom-resource request (the SNS
+    notification's Timestamp) until the waiting workflow held it (the update returned)."""
+    histogram = meter.create_histogram_float(
+        "byok_callback_latency",
+        "Seconds from the stack's request (SNS Timestamp) to the workflow holding it", "s")
+    return lambda seconds: histogram.record(seconds)
 
 
 class Instruments:
@@ -34,6 +45,9 @@ class Instruments:
             "byok_restore_bytes", "Plaintext bytes restored, by workload", "bytes")
         self.throughput = meter.create_histogram_float(
             "byok_transfer_throughput", "MiB/s of one transfer attempt, by direction", "MiB/s")
+        self.resumed = meter.create_counter(
+            "byok_transfer_resumed_bytes", "Plaintext bytes a retried transfer took over from "
+            "its last checkpoint instead of moving again, by direction", "bytes")
         self.alerts = meter.create_counter(
             "byok_alerts", "Key-health alert deliveries, by outcome (sent, failed, ...)")
 
@@ -43,6 +57,15 @@ Recorder = Callable[[Instruments, Sequence[Any], Any, BaseException | None, floa
 
 def _error_type(exc: BaseException) -> str:
     return str(getattr(exc, "type", None) or type(exc).__name__)
+
+
+def _moved(m: Instruments, result: Any, seconds: float, direction: str) -> None:
+    """Throughput of what this attempt moved; what it resumed from is counted apart."""
+    resumed = getattr(result, "resumed_bytes", 0)
+    m.throughput.record((result.plaintext_size - resumed) / MIB / max(seconds, 1e-6),
+                        {"direction": direction})
+    if resumed:
+        m.resumed.add(resumed, {"direction": direction})
 
 
 def _backup(m: Instruments, args: Sequence[Any], result: Any, exc: BaseException | None,
@@ -55,8 +78,7 @@ def _backup(m: Instruments, args: Sequence[Any], result: Any, exc: BaseException
     m.backups.add(1, {**labels, "outcome": "ok" if result.ok else "failed"})
     if result.ok:
         m.backup_bytes.add(result.plaintext_size, labels)
-        m.throughput.record(result.plaintext_size / MIB / max(seconds, 1e-6),
-                            {"direction": "backup"})
+        _moved(m, result, seconds, "backup")
 
 
 def _restore(m: Instruments, args: Sequence[Any], result: Any, exc: BaseException | None,
@@ -69,8 +91,7 @@ def _restore(m: Instruments, args: Sequence[Any], result: Any, exc: BaseExceptio
     m.restores.add(1, {"workload": plan.workload, "outcome": "ok" if result.ok else "failed"})
     if result.ok:
         m.restore_bytes.add(result.plaintext_size, {"workload": plan.workload})
-        m.throughput.record(result.plaintext_size / MIB / max(seconds, 1e-6),
-                            {"direction": "restore"})
+        _moved(m, result, seconds, "restore")
 
 
 def _alert(m: Instruments, args: Sequence[Any], result: Any, exc: BaseException | None,

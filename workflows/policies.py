@@ -22,3 +22,8 @@ AWS_TIMEOUT = timedelta(minutes=2)
 REPLICA_TIMEOUT = timedelta(minutes=10)
 HEARTBEAT = timedelta(seconds=30)
 TRANSFER_TIMEOUT = timedelta(hours=12)
+# Every attempt of one transfer together (six attempts of 12 h and their backoff); when it
+# runs out the transfer fails and the workflow records it. The workflow run itself is bounded
+# a little later (its catalog steps are seconds), as a backstop only.
+TRANSFER_TOTAL = timedelta(hours=73)
+TRANSFER_RUN = TRANSFER_TOTAL + timedelta(hours=1)

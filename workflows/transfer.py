@@ -4,6 +4,7 @@ record the outcome, and fail the workflow with our error when the transfer faile
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -28,7 +29,10 @@ async def run_transfer(*, plan: Callable[[Any, Any], Any], inp: Any,
         result: R = await workflow.execute_activity_method(
             move, planned, task_queue=transfer_queue(workflow.info().task_queue),
             start_to_close_timeout=policies.TRANSFER_TIMEOUT,
-            heartbeat_timeout=policies.HEARTBEAT, retry_policy=policies.TRANSFER)
+            schedule_to_close_timeout=policies.TRANSFER_TOTAL,
+            # From the plan (recorded in history); plans recorded before it carry 30 s.
+            heartbeat_timeout=timedelta(seconds=getattr(planned, "heartbeat_seconds", 30)),
+            retry_policy=policies.TRANSFER)
     except ActivityError as err:
         # Permanent, or transient with every retry spent: either way the row and the audit
         # log must say so, never leave it pending.

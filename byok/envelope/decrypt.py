@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 
 from byok.envelope.crypto import FrameCipher, check_commitment, derive_keys
@@ -83,17 +83,22 @@ class Decryptor:
     """
 
     def __init__(self, read: Reader, provider: KeyProvider, expected_context: Mapping[str, str],
-                 *, digest: str | None = None) -> None:
+                 *, digest: str | None = None, frames_done: int = 0) -> None:
+        # frames_done: resuming, `read` goes on after the header at frame frames_done + 1
+        # (a digest then covers only the frames read here).
         self._read = read
+        self._skip = frames_done
         self._hash = new_hasher(digest) if digest else None  # an unknown name fails first
         self._digest_alg = digest
         self.header, self._cipher = _open(read, provider, expected_context)
         self._result: DecryptionResult | None = None
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Generator[bytes, None, None]:
         read, fs, cipher = self._read, self.header.frame_size, self._cipher
-        stored = len(self.header.prefix) + len(self.header.commitment) + TAG_LEN
-        plain = seq = 0
+        seq = self._skip
+        stored = (len(self.header.prefix) + len(self.header.commitment) + TAG_LEN
+                  + seq * (FRAME_HEADER.size + fs + TAG_LEN))
+        plain = seq * fs
         while True:
             frame_header = read_exact(read, FRAME_HEADER.size, "frame header")
             number, kind, length = FRAME_HEADER.unpack(frame_header)

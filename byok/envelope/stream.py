@@ -64,7 +64,8 @@ class Encryptor:
         frame_size: int = DEFAULT_FRAME_SIZE,
         *,
         digest: str | None = SHA256,  # a name from digest.DIGESTS, or None: no digest
-        message_id: bytes | None = None,  # fixed only for test vectors
+        message_id: bytes | None = None,  # fixed for test vectors, and when resuming
+        frames_done: int = 0,  # resuming: this many regular frames are already stored
     ) -> None:
         mid = os.urandom(MESSAGE_ID_LEN) if message_id is None else message_id
         prefix = serialize_prefix(mid, frame_size, materials.key_arn, materials.wrapped, context)
@@ -76,16 +77,20 @@ class Encryptor:
         self._buf = bytearray(frame_size)
         self._view = memoryview(self._buf)
         self._fill = 0
-        self._seq = 0
+        self._seq = frames_done
         self._hash = new_hasher(digest) if digest else None
         self._digest_alg = digest
-        self._plain = 0
-        self._stored = len(self._header)
+        self._plain = frames_done * frame_size
+        self._stored = len(self._header) + frames_done * (frame_size + FRAME_OVERHEAD)
         self._key_arn = materials.key_arn
         self._result: EncryptionResult | None = None
 
     def header(self) -> bytes:
         return self._header
+
+    @property
+    def frame_size(self) -> int:
+        return self._fs
 
     def _seal(self, kind: int, plaintext: BytesLike, out: memoryview) -> None:
         self._seq += 1

@@ -52,8 +52,8 @@ class _HeldStore(FileStore):
         super().__init__(root)
         self.entered, self.release = entered, release
 
-    def writer(self, key: str) -> Any:
-        return _HeldWriter(super().writer(key), self.entered, self.release)
+    def writer(self, key: str, resume: Any = None) -> Any:
+        return _HeldWriter(super().writer(key, resume), self.entered, self.release)
 
 
 async def test_a_full_transfer_queue_does_not_starve_control_work(

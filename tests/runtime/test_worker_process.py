@@ -1,128 +1,27 @@
 """worker.py as a process on the real dev server: SIGTERM drains and exits 0, the backup it
-was running completes on the next worker, and the worker serves temporal_* and byok_* metrics."""
+was running resumes and completes on the next worker, and the worker serves temporal_* and
+byok_* metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.engine import Engine
-from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from byok import crud
-from byok.codec import data_converter
-from byok.db import session_scope
 from byok.settings import Settings
-from control.backups import start_backup as start_backup_workflow
 from control.catalog import list_backups
 from starter import up
-from tests.conftest import TENANT_ACCOUNT, VENV_BIN
-from tests.connect_helpers import request_connection
-from tests.lazy import lazy
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def dev_server(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
-    # The same codec as the worker: every payload crosses the server encrypted.
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings.payload_keys),
-        dev_server_existing_path=str(VENV_BIN / "temporal"),
-        search_attributes=[SearchAttributeKey.for_keyword("TenantId"),
-                           SearchAttributeKey.for_keyword("WalletState")])
-    yield env
-    await env.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class WorkerProc:
-    """One `python worker.py`, its output collected line by line."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.metrics_port = free_port()
-        env = {**env, "BYOK_WORKER_METRICS_PORT": str(self.metrics_port)}
-        self.proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "worker ready" in line:
-                self.ready.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_ready(self) -> None:
-        assert self.ready.wait(90), f"the worker never got ready:\n{self.output}"
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def spawn(settings: Settings, dev_server: WorkflowEnvironment) -> Iterator[Any]:
-    env = up.child_env(settings, os.environ)
-    env.update(BYOK_TEMPORAL_ADDRESS=dev_server.client.service_client.config.target_host,
-               BYOK_AWS_ENDPOINT_URL=settings.aws_endpoint_url)
-    procs: list[WorkerProc] = []
-
-    def start(grace: str = "0") -> WorkerProc:
-        procs.append(WorkerProc({**env, "BYOK_WORKER_SHUTDOWN_SECONDS": grace}))
-        procs[-1].wait_ready()
-        return procs[-1]
-    yield start
-    for p in procs:
-        p.kill()
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def new_tenant(engine: Engine) -> str:
-    with session_scope(engine) as session:
-        t = crud.create_tenant(session, name="acme")
-        request_connection(session, tenant=t, account_id=TENANT_ACCOUNT,
-                             regions=["us-east-1"])
-        return t.id
-
-
-async def start_backup(client: Any, engine: Engine, settings: Settings, tenant: str,
-                       src: Path) -> dict[str, Any]:
-    started = dict(await start_backup_workflow(engine, settings, lazy(client), tenant=tenant,
-                                               workload="ebs", source=f"file://{src}",
-                                               region=None, actor="test"))
-    vault = settings.vault_dir / tenant
-    wait_for(lambda: vault.exists() and any(vault.iterdir()), 60, "the transfer to begin")
-    return started
+from tests.runtime.workers import ROOT, new_tenant, start_backup, transfer_heartbeat
 
 
 async def test_a_transfer_within_the_grace_finishes_on_the_draining_worker(
@@ -151,11 +50,16 @@ async def test_sigterm_drains_exits_0_and_the_backup_finishes_on_the_next_worker
         dev_server: WorkflowEnvironment, settings: Settings, engine: Engine, aws: Any,
         spawn: Any, tmp_path: Path) -> None:
     tenant = new_tenant(engine)
-    data = os.urandom(1 << 20) * 96  # 96 MiB: long enough to be stopped in the middle
+    data = os.urandom(1 << 20) * 256  # 256 MiB: long enough to be stopped in the middle
     (tmp_path / "src").write_bytes(data)
     client = dev_server.client
-    first = spawn()  # no grace: the running transfer is cancelled at once, retried elsewhere
+    # No grace: the running transfer is cancelled at once, retried elsewhere, and resumes.
+    first = spawn(BYOK_TRANSFER_CHECKPOINT_SECONDS="0.1")
     started = await start_backup(client, engine, settings, tenant, tmp_path / "src")
+    while not (beat := await transfer_heartbeat(client, started["workflow_id"]))[1:] or \
+            not beat[1]:
+        await asyncio.sleep(0.05)  # until a checkpoint reached the server
+    checkpoint = beat[1]
 
     first.proc.send_signal(signal.SIGTERM)
     assert first.proc.wait(timeout=60) == 0, first.output
@@ -186,6 +90,10 @@ async def test_sigterm_drains_exits_0_and_the_backup_finishes_on_the_next_worker
                   if line.startswith("byok_backup_bytes_total{")]
     assert any(line.endswith(f" {len(data)}") for line in byte_lines), byte_lines
     assert "byok_transfer_throughput_bucket" in metrics
+    # It resumed: the second attempt took over at least the checkpoint seen before SIGTERM.
+    [resumed] = [float(line.split()[-1]) for line in metrics.splitlines()
+                 if line.startswith('byok_transfer_resumed_bytes_total{direction="backup"')]
+    assert checkpoint["frames"] * settings.frame_size <= resumed < len(data)
     assert f"Worker metrics  http://127.0.0.1:{second.metrics_port}/metrics" in second.output
 
 

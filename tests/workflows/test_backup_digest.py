@@ -116,9 +116,12 @@ class _FailingWriter:
     def commit(self) -> None:
         self.inner.commit()
 
-    def abort(self) -> None:
+    def abort(self, keep: bool = False) -> None:
         self.aborted.set()
-        self.inner.abort()
+        self.inner.abort(keep)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class _FailingStore(FileStore):
@@ -126,8 +129,8 @@ class _FailingStore(FileStore):
         super().__init__(root)
         self.aborted = aborted
 
-    def writer(self, key: str) -> Any:
-        return _FailingWriter(super().writer(key), self.aborted)
+    def writer(self, key: str, resume: Any = None) -> Any:
+        return _FailingWriter(super().writer(key, resume), self.aborted)
 
 
 async def test_a_failing_write_stage_aborts_the_object_and_stops_every_stage(

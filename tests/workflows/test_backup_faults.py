@@ -100,8 +100,11 @@ class _CrashingWriter:
     def commit(self) -> None:
         raise AssertionError("never reached")
 
-    def abort(self) -> None:
+    def abort(self, keep: bool = False) -> None:
         pass  # a killed worker cleans nothing up
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 class _CrashingStore(FileStore):
@@ -109,8 +112,8 @@ class _CrashingStore(FileStore):
         super().__init__(root)
         self.crashed = crashed
 
-    def writer(self, key: str) -> Any:
-        return _CrashingWriter(super().writer(key), self.crashed)
+    def writer(self, key: str, resume: Any = None) -> Any:
+        return _CrashingWriter(super().writer(key, resume), self.crashed)
 
 
 def worker_with(env: Any, settings: Settings, engine: Engine, aws: Any,
