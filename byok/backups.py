@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -162,11 +163,21 @@ def refuse_restore(session: Session, inp: RestoreInput, exc: ByokError) -> None:
                  event_key=f"restore.finished/{inp.restore_id}")
 
 
+PlanT = TypeVar("PlanT", BackupPlan, RestorePlan)
+
+
+def _differs_beyond_timing(held: PlanT, given: PlanT) -> bool:
+    """True when the plans differ in anything but the heartbeat timeout (which settings give
+    the plan step, not the catalog; it bounds only that run's own waiting)."""
+    return dataclasses.replace(held, heartbeat_seconds=given.heartbeat_seconds) != given
+
+
 def check_backup_plan(session: Session, plan: BackupPlan) -> None:
     """The plan a transfer is handed must be the one the catalog holds (tenant, key, source,
     object, account): the worker takes the tenant binding from the database, not its input."""
     row = session.get(Backup, plan.backup_id)
-    if row is None or row.status != "pending" or _plan_of(session, row) != plan:
+    if row is None or row.status != "pending" or \
+            _differs_beyond_timing(_plan_of(session, row), plan):
         raise InvalidInput(f"backup {plan.backup_id} has no pending catalog entry matching "
                            "this plan", code="PLAN_MISMATCH")
 
@@ -176,7 +187,7 @@ def check_restore_plan(session: Session, plan: RestorePlan) -> None:
     row = session.get(Restore, plan.restore_id)
     backup = session.get(Backup, row.backup_id) if row is not None else None
     if row is None or backup is None or row.status != "pending" or \
-            _restore_plan_of(row, backup, plan.force) != plan:
+            _differs_beyond_timing(_restore_plan_of(row, backup, plan.force), plan):
         raise InvalidInput(f"restore {plan.restore_id} has no pending catalog entry matching "
                            "this plan", code="PLAN_MISMATCH")
 

@@ -55,6 +55,9 @@ def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     (including overrides that never were environment variables), pointed at this stack."""
     env = dict(base)
     for field, value in settings.model_dump().items():
+        if value is None:  # unset: the child works it out as this process did
+            env.pop(f"BYOK_{field.upper()}", None)
+            continue
         env[f"BYOK_{field.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     env["BYOK_HOME"] = str(settings.home.resolve())  # children may resolve from another cwd
     env["BYOK_TEMPORAL_ADDRESS"] = f"127.0.0.1:{settings.temporal_port}"
