@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from byok.aws import AwsClients
 from byok.errors import AwsError
 from byok.settings import Settings
-from starter.service_deploy import deploy_service_stack
+from control.service_deploy import deploy_service_stack
 
 from .conftest import REGION
 
@@ -35,7 +35,7 @@ def test_outputs_name_what_the_settings_say(deployed, svc_settings):
 def test_topic_policy_grants_publish_only(deployed, svc_aws):
     attrs = svc_aws.base("sns").get_topic_attributes(TopicArn=deployed.callback_topic_arn)
     stmts = json.loads(attrs["Attributes"]["Policy"])["Statement"]
-    assert {s["Sid"] for s in stmts} == {"TenantStacksPublish", "CloudFormationPublishes"}
+    assert {s["Sid"] for s in stmts} == {"TenantStacksPublish"}
     assert all(s["Effect"] == "Allow" and s["Action"] == "sns:Publish"
                and s["Resource"] == deployed.callback_topic_arn for s in stmts)
 
