@@ -21,7 +21,11 @@ TEMPLATE_VERSIONS = (LEGACY_TEMPLATE_VERSION, CURRENT_TEMPLATE_VERSION)
 EXTERNAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9+=,.@:/-]*$")
 EXTERNAL_ID_MIN_LENGTH = 8
 EXTERNAL_ID_MAX_LENGTH = 128
-ROLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_+=,.@-]+$")
+# The service role may assume only roles named ByokVault* (service.yaml TenantRoleNamePattern):
+# the templates' RoleName and the Terraform module's role_name accept no other name.
+ROLE_NAME_PREFIX = "ByokVault"
+ROLE_NAME_PATTERN = re.compile(r"^ByokVault[A-Za-z0-9_+=,.@-]*$")
+_ROLE_NAME_CHARS = re.compile(r"^[A-Za-z0-9_+=,.@-]+$")
 ROLE_NAME_MAX_LENGTH = 64
 DEFAULT_ROLE_NAME = "ByokVaultKMSRole"
 TOKEN_LENGTH = 36
@@ -142,7 +146,10 @@ def validate_role_name(value: str) -> str:
     if len(value) > ROLE_NAME_MAX_LENGTH:
         raise ValueError(f"the role name is too long: {len(value)} characters, "
                          f"at most {ROLE_NAME_MAX_LENGTH} allowed")
-    _check_chars("role name", value, ROLE_NAME_PATTERN, "letters, digits and _+=,.@-")
+    _check_chars("role name", value, _ROLE_NAME_CHARS, "letters, digits and _+=,.@-")
+    if not value.startswith(ROLE_NAME_PREFIX):
+        raise ValueError(f"the role name {value!r} does not start with {ROLE_NAME_PREFIX}: the "
+                         f"byok-vault service may assume only roles named {ROLE_NAME_PREFIX}*")
     return value
 
 

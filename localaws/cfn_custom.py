@@ -12,8 +12,10 @@ from moto.cloudformation.models import Stack
 from moto.moto_api._internal import mock_random
 from moto.sns.models import sns_backends
 
-from . import cfn_requests
+from . import authz, cfn_requests, sns_delivery
+from .accounts import Caller
 from .cfn_requests import Request
+from .operations import Request as AuthzRequest
 
 # Base URL of this server, set when it starts: the ResponseURL a responder may PUT to.
 server_url = "http://127.0.0.1:4566"
@@ -59,7 +61,7 @@ class SnsCustomResource(CustomModel):
             event["PhysicalResourceId"] = self.physical_resource_id
         if old is not None:
             event["OldResourceProperties"] = old
-        problem = _publish(token, self.region_name, json.dumps(event))
+        problem = _publish(token, self.region_name, self.account_id, json.dumps(event))
         if problem:
             # CloudFormation could not deliver the request: the resource fails at once.
             request.immediate_failure = problem
@@ -70,7 +72,26 @@ class SnsCustomResource(CustomModel):
         self.send("Delete")
 
 
-def _publish(token: str, stack_region: str, message: str) -> str:
+def publish_denied(token: str, region: str, stack_account: str, policy: Any) -> str:
+    """Why the topic policy refuses CloudFormation's publish, or ''. CloudFormation acts with
+    the credentials of the stack operation (docs/LOCALAWS.md): here the stack account's
+    principal, without aws:SourceArn or aws:SourceAccount, so a topic of another account
+    needs a topic policy that lets that account publish."""
+    if not sns_delivery.enforced:
+        return ""
+    caller = Caller(stack_account, f"arn:aws:iam::{stack_account}:root")
+    req = AuthzRequest(service="sns", operation="Publish", params={}, region=region,
+                       account=stack_account)
+    check = authz.Check("sns:Publish", token, token.split(":")[4], resource_policy=policy)
+    reason = authz.decide(caller, req, check)
+    if reason is None:
+        return ""
+    return (f"Failed to publish to {token}: User: {caller.arn} is not authorized to perform: "
+            f"SNS:Publish on resource: {token} {reason} (Service: Sns, Status Code: 403, "
+            "Error Code: AuthorizationError)")
+
+
+def _publish(token: str, stack_region: str, stack_account: str, message: str) -> str:
     """Publish to the ServiceToken topic; the reason the request cannot be sent, or ''."""
     parts = token.split(":", 5)
     if len(parts) != 6:
@@ -83,6 +104,9 @@ def _publish(token: str, stack_region: str, message: str) -> str:
     topic = sns_backends[account][region].topics.get(token)
     if topic is None:
         return f"Failed to publish to {token}: the topic does not exist"
+    denied = publish_denied(token, region, stack_account, topic.policy)
+    if denied:
+        return denied
     # Delivered in the background, as AWS does: an HTTP subscriber may call us back.
     threading.Thread(
         target=topic.publish,

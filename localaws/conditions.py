@@ -12,7 +12,7 @@ KEYS = {
     "sts:externalid", "aws:sourcearn", "aws:sourceaccount", "aws:principalaccount",
     "aws:principalarn", "aws:requestedregion", "aws:sourceowner", "kms:calleraccount",
     "kms:viaservice", "kms:replicaregion", "kms:multiregionkeytype", "kms:multiregion",
-    "kms:encryptioncontextkeys", "aws:tagkeys", "aws:securetransport",
+    "kms:encryptioncontextkeys", "aws:tagkeys", "aws:securetransport", "kms:resourcealiases",
 }
 KEY_PREFIXES = ("aws:resourcetag/", "aws:requesttag/", "kms:encryptioncontext:")
 

@@ -79,6 +79,8 @@ def _key_check(req: Request, action: str, key_ref: str, context: dict[str, list[
     ctx["kms:MultiRegion"] = ["true" if key.multi_region else "false"]
     if mr:
         ctx["kms:MultiRegionKeyType"] = [mr]
+    # The aliases of the key itself (a multi-valued key: policies use ForAnyValue with it).
+    ctx["kms:ResourceAliases"] = sorted(key.aliases)
     return Check(action, key.arn, account, resource_policy=key.policy, policy_required=True,
                  context=ctx, tags=tags)
 

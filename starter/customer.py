@@ -28,6 +28,10 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
     """Create (or, with upgrade, update) the stack; with wait, until CloudFormation finished
     it (our answer to its custom resource decides). Returns what the stack reports, as its
     custom resource sends it. template_body: the tenant's own edit of our template."""
+    try:
+        cfn.validate_role_name(role_name)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="role_name") from None
     region = settings.control_plane_region
     cf = tenant_session(account_id).client("cloudformation", region_name=region,
                                            endpoint_url=settings.aws_endpoint_url or None)

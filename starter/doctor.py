@@ -14,7 +14,7 @@ from byok import cfn, partition, service_stack
 from byok.aws import AwsClients, error_code
 from byok.settings import Settings
 from byok.startup import check_real_mode
-from starter.service_deploy import describe, drift
+from control.service_deploy import describe, drift
 
 DEPLOY = "run `byok service deploy`"
 

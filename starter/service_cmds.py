@@ -24,8 +24,8 @@ def deploy(as_json: JsonOpt = False) -> None:
     from dataclasses import asdict
 
     from byok.aws import AwsClients
+    from control.service_deploy import deploy_service_stack
     from starter.context import console, context, emit, run
-    from starter.service_deploy import deploy_service_stack
 
     ctx = context()
     out = run(lambda: deploy_service_stack(AwsClients(ctx.settings), ctx.settings))

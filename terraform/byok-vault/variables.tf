@@ -7,8 +7,8 @@ variable "role_name" {
   default     = "ByokVaultKMSRole"
 
   validation {
-    condition     = length(var.role_name) >= 1 && length(var.role_name) <= 64 && can(regex("^[A-Za-z0-9_+=,.@-]+$", var.role_name))
-    error_message = "role_name: 1 to 64 characters of letters, digits and _+=,.@-."
+    condition     = length(var.role_name) >= 1 && length(var.role_name) <= 64 && can(regex("^ByokVault[A-Za-z0-9_+=,.@-]*$", var.role_name))
+    error_message = "role_name must start with ByokVault (the only names the byok-vault service may assume), then letters, digits and _+=,.@- (64 characters at most)."
   }
 }
 

@@ -61,13 +61,15 @@ def test_issued_tokens_fit_the_template():
 
 def test_role_name_rules():
     assert cfn.validate_role_name(cfn.DEFAULT_ROLE_NAME) == "ByokVaultKMSRole"
-    assert cfn.validate_role_name("a" * 64)
+    assert cfn.validate_role_name("ByokVault" + "a" * 55)
+    with pytest.raises(ValueError, match="does not start with ByokVault: the byok-vault service"):
+        cfn.validate_role_name("MyKmsRole")
     with pytest.raises(ValueError, match="empty"):
         cfn.validate_role_name("")
     with pytest.raises(ValueError, match="too long: 65 characters, at most 64"):
         cfn.validate_role_name("a" * 65)
     with pytest.raises(ValueError, match=r"not allowed: '/'"):
-        cfn.validate_role_name("path/role")
+        cfn.validate_role_name("ByokVault/role")
 
 
 MRK = "mrk-" + "0123456789abcdef" * 2

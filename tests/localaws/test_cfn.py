@@ -112,6 +112,11 @@ def test_conditions_skip_the_key_when_the_tenant_brings_one(target: Target) -> N
 def test_custom_resource_with_sns_service_token(target: Target) -> None:
     sns, sqs = target.client("sns", SERVICE_ACCOUNT), target.client("sqs", SERVICE_ACCOUNT)
     topic = sns.create_topic(Name="byok-callback")["TopicArn"]
+    # The tenant's stack publishes only where the topic policy lets its account.
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": TENANT_ACCOUNT}, "Action": "sns:Publish",
+            "Resource": topic}]}))
     queue = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
     # SNS delivers only where the queue's policy lets this topic send.

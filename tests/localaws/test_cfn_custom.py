@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from byok.service_policy import queue_policy
+from byok import service_stack
 from localaws import SERVICE_ACCOUNT, TENANT_ACCOUNT, LocalAws
 
 from .conftest import Target
@@ -47,17 +47,26 @@ Outputs:
 """
 
 
-def _queue(target: Target, region: str = "us-east-1") -> tuple[str, Any, str]:
-    sns = target.client("sns", SERVICE_ACCOUNT, region)
+def _queue(target: Target, region: str = "us-east-1",
+           topic_policy: dict[str, Any] | None = None) -> tuple[str, Any, str]:
+    """The service's own stack (service.yaml) in the service account: the topic, its policy,
+    the queue and the subscription exactly as the product deploys them. topic_policy, when
+    given, replaces the deployed topic policy."""
+    cfn = target.client("cloudformation", SERVICE_ACCOUNT, region)
+    params = {"VaultBucketName": f"cfn-custom-vault-{region}", "TemplateBucketName": ""}
+    cfn.create_stack(StackName="service", TemplateBody=service_stack.template_text(),
+                     Capabilities=["CAPABILITY_NAMED_IAM"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                                 for k, v in params.items()])
+    stack = cfn.describe_stacks(StackName="service")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack["StackStatus"]
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    topic = out["CallbackTopicArn"]
+    if topic_policy is not None:
+        target.client("sns", SERVICE_ACCOUNT, region).set_topic_attributes(
+            TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(topic_policy))
     sqs = target.client("sqs", SERVICE_ACCOUNT, region)
-    topic = sns.create_topic(Name="callbacks")["TopicArn"]
-    queue = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
-    # SNS delivers only where the queue's policy lets this topic send.
-    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(
-        queue_policy(arn["QueueArn"], topic))})
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
-    return topic, sqs, queue
+    return topic, sqs, out["CallbackQueueUrl"]
 
 
 def _request(sqs: Any, queue: str) -> dict[str, Any]:
@@ -241,3 +250,37 @@ def test_service_token_cannot_change_on_update(local: Target) -> None:
     _update(cfn, Topic=other)
     assert _status(cfn) == "UPDATE_ROLLBACK_COMPLETE"
     assert any("Modifying service token is not allowed." in r for r in _reasons(cfn))
+
+
+def test_the_topic_policy_decides_whether_cloudformation_may_publish(local: Target) -> None:
+    # A topic policy without the statement that lets other accounts publish: the tenant's
+    # stack fails at once with CloudFormation's reason, and nothing reaches the queue.
+    own_only = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "OwnerOnly", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{SERVICE_ACCOUNT}:root"},
+        "Action": "sns:Publish", "Resource": "*"}]}
+    topic, sqs, queue = _queue(local, topic_policy=own_only)
+    cfn = _create(local, topic)
+    assert _status(cfn) == "ROLLBACK_COMPLETE"
+    denied = f"User: arn:aws:iam::{TENANT_ACCOUNT}:root is not authorized to perform: SNS:Publish"
+    assert any("Notify CREATE_FAILED" in r and denied in r for r in _reasons(cfn)), _reasons(cfn)
+    assert not sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
+
+
+def test_an_explicit_deny_for_the_stack_account_refuses_the_publish(local: Target) -> None:
+    deny = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Open", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish",
+         "Resource": "*"},
+        {"Sid": "NotThisTenant", "Effect": "Deny", "Principal": {"AWS": TENANT_ACCOUNT},
+         "Action": "sns:Publish", "Resource": "*"}]}
+    topic, _sqs, _queue_url = _queue(local, topic_policy=deny)
+    cfn = _create(local, topic)
+    assert _status(cfn) == "ROLLBACK_COMPLETE"
+    assert any("explicit deny in a resource-based policy" in r for r in _reasons(cfn))
+
+
+def test_the_deployed_service_topic_policy_lets_tenant_stacks_publish(local: Target) -> None:
+    topic, sqs, queue = _queue(local)  # service.yaml's own policy
+    cfn = _create(local, topic)
+    assert _request(sqs, queue)["RequestType"] == "Create"
+    assert _status(cfn) == "CREATE_IN_PROGRESS"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -10,7 +11,7 @@ from botocore.exceptions import ClientError
 from byok.aws import AwsClients
 from byok.errors import AwsError
 from byok.settings import Settings
-from starter.service_deploy import deploy_service_stack
+from control.service_deploy import deploy_service_stack
 
 from .conftest import REGION
 
@@ -35,7 +36,7 @@ def test_outputs_name_what_the_settings_say(deployed, svc_settings):
 def test_topic_policy_grants_publish_only(deployed, svc_aws):
     attrs = svc_aws.base("sns").get_topic_attributes(TopicArn=deployed.callback_topic_arn)
     stmts = json.loads(attrs["Attributes"]["Policy"])["Statement"]
-    assert {s["Sid"] for s in stmts} == {"TenantStacksPublish", "CloudFormationPublishes"}
+    assert {s["Sid"] for s in stmts} == {"TenantStacksPublish"}
     assert all(s["Effect"] == "Allow" and s["Action"] == "sns:Publish"
                and s["Resource"] == deployed.callback_topic_arn for s in stmts)
 
@@ -138,3 +139,50 @@ def test_a_refused_update_is_a_clear_error_and_changes_nothing(deployed, svc_aws
         deploy_service_stack(svc_aws, bad)
     assert info.value.code == "SERVICE_STACK_REFUSED"
     assert deploy_service_stack(svc_aws, svc_settings).action == "unchanged"
+
+
+def _tenant(svc_settings: Settings, service: str) -> Any:
+    import boto3
+
+    from localaws import TENANT_ACCOUNT
+
+    return boto3.client(service, endpoint_url=svc_settings.aws_endpoint_url, region_name=REGION,
+                        aws_access_key_id=TENANT_ACCOUNT, aws_secret_access_key="local")
+
+
+def test_a_tenant_stack_with_a_role_name_outside_the_pattern_is_refused(svc_settings):
+    from byok import cfn
+
+    body = cfn.render_template(cfn.CURRENT_TEMPLATE_VERSION, svc_settings.service_role_arn,
+                               svc_settings.callback_topic_arn)
+    with pytest.raises(ClientError) as caught:
+        _tenant(svc_settings, "cloudformation").create_stack(
+            StackName="byok", TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"],
+            Parameters=[{"ParameterKey": "RoleName", "ParameterValue": "MyKmsRole"},
+                        {"ParameterKey": "ExternalId", "ParameterValue": "external-id-1"},
+                        {"ParameterKey": "VaultToken", "ParameterValue": "t" * 36}])
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert "RoleName" in str(caught.value)
+
+
+def test_the_service_role_assumes_only_tenant_roles_named_by_the_pattern(deployed, svc_aws,
+                                                                         svc_settings):
+    iam = _tenant(svc_settings, "iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": deployed.service_role_arn},
+        "Action": "sts:AssumeRole"}]})
+    arns = {name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+            for name in ("ByokVaultKMSRole", "MyKmsRole")}
+    creds = svc_aws.base("sts").assume_role(RoleArn=deployed.service_role_arn,
+                                            RoleSessionName="svc")["Credentials"]
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=svc_settings.aws_endpoint_url, region_name=REGION,
+                       aws_access_key_id=creds["AccessKeyId"],
+                       aws_secret_access_key=creds["SecretAccessKey"],
+                       aws_session_token=creds["SessionToken"])
+    sts.assume_role(RoleArn=arns["ByokVaultKMSRole"], RoleSessionName="ok")
+    with pytest.raises(ClientError) as caught:
+        sts.assume_role(RoleArn=arns["MyKmsRole"], RoleSessionName="no")
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    assert "sts:AssumeRole" in str(caught.value)

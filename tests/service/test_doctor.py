@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from byok import cfn
 from byok.aws import AwsClients
 from byok.settings import Settings
+from control.service_deploy import deploy_service_stack
 from starter.doctor import run_doctor
-from starter.service_deploy import deploy_service_stack
 
 
 def publish(aws: AwsClients, settings: Settings) -> None:

@@ -123,7 +123,7 @@ async def test_reused_token_is_refused_on_a_second_stack(
     assert (await result(temporal_env, issued.workflow_id)).state == "Enabled"
     frozen = bindings(engine, tenant)
     message = await _refused_deploy(deploy, issued, stack_name="byok-vault-second",
-                                    role_name="SecondRole")
+                                    role_name="ByokVaultSecondRole")
     assert "already used" in message
     assert _stack(settings, "byok-vault-second")["StackStatus"] == "ROLLBACK_COMPLETE"
     assert [b.key_arn for b in bindings(engine, tenant)] == [b.key_arn for b in frozen]

@@ -80,7 +80,7 @@ def drift(cf: Any, stack: dict[str, Any], settings: Settings) -> list[str]:
 
 
 def _wait(cf: Any, name: str, timeout: float) -> dict[str, Any]:
-    deadline, delay = time.monotonic() + timeout, 0.2
+    deadline, delay = time.monotonic() + timeout, 0.05
     while True:
         stack = describe(cf, name)
         if stack is None:
