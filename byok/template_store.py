@@ -20,9 +20,23 @@ def key(settings: Settings, version: int) -> str:
 
 def url(settings: Settings, version: int = cfn.CURRENT_TEMPLATE_VERSION) -> str:
     """The TemplateURL the tenant's CloudFormation reads (quick-create link, manual deploy)."""
-    bucket, name = settings.template_bucket, key(settings, version)
+    return _object_url(settings, key(settings, version))
+
+
+def replicas_key(settings: Settings) -> str:
+    digest = hashlib.sha256(cfn.replicas_template_text().encode()).hexdigest()[:16]
+    return f"{settings.template_prefix}byok-v2-replicas-{digest}.yaml"
+
+
+def _object_url(settings: Settings, name: str) -> str:
+    bucket = settings.template_bucket
     if settings.aws_endpoint_url:  # localaws serves S3 path-style on its own endpoint
         return f"{settings.aws_endpoint_url.rstrip('/')}/{bucket}/{name}"
     suffix = ".amazonaws.com.cn" if settings.control_plane_region.startswith("cn-") \
         else ".amazonaws.com"
     return f"https://{bucket}.s3.{settings.control_plane_region}{suffix}/{name}"
+
+
+def replicas_url(settings: Settings) -> str:
+    """The TemplateURL of the StackSet that creates tenant-managed replicas."""
+    return _object_url(settings, replicas_key(settings))

@@ -42,4 +42,6 @@ def publish_templates(s3: Any, settings: Settings) -> dict[int, str]:
                       Body=template_store.rendered(settings, version).encode(),
                       ContentType="application/x-yaml")
         out[version] = template_store.url(settings, version)
+    s3.put_object(Bucket=settings.template_bucket, Key=template_store.replicas_key(settings),
+                  Body=cfn.replicas_template_text().encode(), ContentType="application/x-yaml")
     return out
