@@ -156,3 +156,29 @@ def validation(variable: dict[str, Any], name: str) -> tuple[str | None, int | N
             if op in ("<=", "=="):
                 hi = int(n)
     return pattern, lo, hi
+
+
+def render(statements: set[Statement], values: dict[str, str]) -> dict[str, Any]:
+    """A canonical policy back as the JSON document AWS receives, symbols filled in (what
+    the module's aws_iam_policy_document would produce for these values)."""
+    def fill(text: str) -> str:
+        for sym, val in values.items():
+            text = text.replace("{" + sym + "}", val)
+        if re.search(r"\{[a-z_]+\}", text):
+            raise AssertionError(f"no value for a symbol in {text!r}")
+        return text
+
+    out = []
+    for sid, effect, actions, resources, principals, conditions in sorted(statements, key=str):
+        st: dict[str, Any] = {"Effect": effect, "Action": sorted(fill(a) for a in actions)}
+        if sid:
+            st["Sid"] = sid
+        if resources:
+            st["Resource"] = sorted(fill(r) for r in resources)
+        for kind, ident in principals:
+            st.setdefault("Principal", {}).setdefault(kind, []).append(fill(ident))
+        for op, key, vals in conditions:
+            st.setdefault("Condition", {}).setdefault(op, {})[key] = sorted(fill(v)
+                                                                            for v in vals)
+        out.append(st)
+    return {"Version": "2012-10-17", "Statement": out}
