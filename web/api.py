@@ -4,10 +4,13 @@ web/operator_api.py."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Body
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from byok import cfn
 from byok.errors import NotFound
@@ -40,3 +43,28 @@ def template(version: int, settings: SettingsDep) -> PlainTextResponse:
         raise NotFound(f"no template version {version}", field="version")
     body = cfn.render_template(version, settings.service_role_arn, settings.callback_topic_arn)
     return PlainTextResponse(body, media_type="application/x-yaml")
+
+
+@router.get("/templates/byok-v2-replicas.yaml", tags=["template"],
+            summary="The StackSet template of tenant-managed replicas",
+            responses={200: {"content": {"application/x-yaml": {}}, "description": "YAML"}})
+def replicas_template() -> PlainTextResponse:
+    return PlainTextResponse(cfn.replicas_template_text(), media_type="application/x-yaml")
+
+
+TERRAFORM_MODULE = Path(__file__).resolve().parents[1] / "terraform" / "byok-vault"
+
+
+@router.get("/terraform/byok-vault.zip", tags=["template"],
+            summary="The tenant's Terraform module (terraform/byok-vault), as a module source",
+            responses={200: {"content": {"application/zip": {}}, "description": "zip"}})
+def terraform_module() -> Response:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(TERRAFORM_MODULE.rglob("*")):
+            if path.is_file() and path.suffix in (".tf", ".yaml"):
+                # A fixed date: the same module always gives the same bytes.
+                info = zipfile.ZipInfo(str(path.relative_to(TERRAFORM_MODULE)),
+                                       date_time=(2020, 1, 1, 0, 0, 0))
+                archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return Response(buf.getvalue(), media_type="application/zip")
