@@ -33,6 +33,14 @@ async def post_process(engine: EngineDep, temporal: LazyTemporalDep,
     return await deliver_callback(engine, temporal, payload)
 
 
+# Before the versioned route, whose path would take this name too.
+@router.get("/templates/byok-v2-replicas.yaml", tags=["template"],
+            summary="The StackSet template of tenant-managed replicas",
+            responses={200: {"content": {"application/x-yaml": {}}, "description": "YAML"}})
+def replicas_template() -> PlainTextResponse:
+    return PlainTextResponse(cfn.replicas_template_text(), media_type="application/x-yaml")
+
+
 @router.get("/templates/byok-v{version}.yaml", tags=["template"],
             summary="The tenant's CloudFormation template",
             responses={200: {"content": {"application/x-yaml": {}}, "description": "YAML"},
@@ -43,13 +51,6 @@ def template(version: int, settings: SettingsDep) -> PlainTextResponse:
         raise NotFound(f"no template version {version}", field="version")
     body = cfn.render_template(version, settings.service_role_arn, settings.callback_topic_arn)
     return PlainTextResponse(body, media_type="application/x-yaml")
-
-
-@router.get("/templates/byok-v2-replicas.yaml", tags=["template"],
-            summary="The StackSet template of tenant-managed replicas",
-            responses={200: {"content": {"application/x-yaml": {}}, "description": "YAML"}})
-def replicas_template() -> PlainTextResponse:
-    return PlainTextResponse(cfn.replicas_template_text(), media_type="application/x-yaml")
 
 
 TERRAFORM_MODULE = Path(__file__).resolve().parents[1] / "terraform" / "byok-vault"
