@@ -63,6 +63,9 @@ class StackFlow:
     def check(self, callback: StackCallback) -> None:
         """Update validator: refuse a second, different report (the first one wins); the same
         request delivered again is accepted, so redelivery is idempotent."""
+        # Checked again here: what crosses Temporal is not trusted for having been parsed.
+        if callback.replica_management not in ("service", "tenant"):
+            raise ValueError("replica_management must be service or tenant")
         held = self.callback
         if held is None:
             return

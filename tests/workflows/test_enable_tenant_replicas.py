@@ -161,3 +161,29 @@ async def test_the_check_refuses_a_key_that_is_not_a_replica_of_the_primary(
         else:
             raise AssertionError(f"{meta['Arn']} was taken for a replica of {ours['Arn']}")
     TenantReplicaChecks._is_replica_of(replica, other["Arn"], "eu-west-1")  # its own: fine
+
+
+async def test_the_worker_refuses_an_unknown_replica_choice(
+        temporal_env: Any, engine: Engine, tenant: str, enable: Any, worker: Any) -> None:
+    # The web layer parses the choice; the workflow checks it again, since what crosses
+    # Temporal is only as good as whoever wrote it.
+    import dataclasses
+
+    import pytest
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from byok.messages import StackCallback
+
+    issued = await enable(tenant)
+    handle = temporal_env.client.get_workflow_handle_for(EnableByokWorkflow.run,
+                                                         issued.workflow_id)
+    good = StackCallback("Create", TENANT_ACCOUNT, "us-east-1",
+                         f"arn:aws:iam::{TENANT_ACCOUNT}:role/ByokVaultKMSRole", "AROA1",
+                         "mrk-" + "0" * 32, True, 2)
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await handle.execute_update(EnableByokWorkflow.deliver_stack_callback,
+                                    dataclasses.replace(good, replica_management="both"))
+    assert "service or tenant" in str(info.value.cause)
+    view = await handle.query(EnableByokWorkflow.wallet)
+    assert view.step == "waiting_for_stack" and view.state == "Waiting"
+    await handle.terminate(reason="test done")
