@@ -58,8 +58,12 @@ TERRAFORM_MODULE = Path(__file__).resolve().parents[1] / "terraform" / "byok-vau
 
 @router.get("/terraform/byok-vault.zip", tags=["template"],
             summary="The tenant's Terraform module (terraform/byok-vault), as a module source",
-            responses={200: {"content": {"application/zip": {}}, "description": "zip"}})
+            responses={200: {"content": {"application/zip": {}}, "description": "zip"},
+                       404: {"model": E, "description": "Not served by this installation."}})
 def terraform_module() -> Response:
+    if not (TERRAFORM_MODULE / "main.tf").is_file():  # an install without the source tree
+        raise NotFound("this installation does not serve the Terraform module; set "
+                       "BYOK_TERRAFORM_MODULE_SOURCE to where you keep it", field="module")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(TERRAFORM_MODULE.rglob("*")):
