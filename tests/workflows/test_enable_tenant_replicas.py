@@ -20,10 +20,10 @@ from tests.workflows.enable_helpers import (
     audit_actions,
     bindings,
     create_key,
-    result,
     tenant_client,
     wallet,
 )
+from tests.workflows.enable_helpers import result as skipped_result
 from workflows.enable_byok import EnableByokWorkflow
 
 OTHERS = ["eu-west-1", "us-west-2"]  # the connected regions besides the primary's
@@ -42,13 +42,30 @@ async def reported_missing(env: Any, workflow_id: str, regions: list[str]) -> An
 
 
 async def until_enabled(settings: Any, arns: list[str]) -> None:
-    """localaws keeps a new replica Creating for a few seconds, as AWS does."""
+    """localaws keeps a new replica Creating for a few seconds, as AWS does: wait it out
+    before time is skipped (the run's re-checks would otherwise race ahead of it)."""
     for arn in arns:
         kms = tenant_client(settings, "kms", arn.split(":")[3])
-        for _ in range(100):
-            if kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Enabled":
+        for _ in range(300):
+            state = kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"]
+            if state == "Enabled":
                 break
             await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"the replica {arn} stayed {state}")
+
+
+async def result(env: Any, workflow_id: str) -> Any:
+    """The run's result while time is skipped through its re-checks. Under load the test
+    server can end a long poll on the history before the run closed (the SDK then says "No
+    completion event found"): ask again, the run goes on meanwhile."""
+    for attempt in range(5):
+        try:
+            return await skipped_result(env, workflow_id)
+        except RuntimeError as exc:
+            if "No completion event" not in str(exc) or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def start_tenant_managed(temporal_env: Any, engine: Engine, tenant: str, enable: Any,
