@@ -61,7 +61,7 @@ class CatalogActivities:
                 raise NotFound(f"no wallet for tenant {upd.tenant_id}")
             for name in ("state", "error_code", "error_message", "account_native_id", "role_arn",
                          "key_arn", "replica_key_arns", "installed_regions", "key_errors",
-                         "stack_version"):
+                         "stack_version", "replica_management"):
                 value = getattr(upd, name)
                 if value is not None:
                     setattr(wallet, name, value)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.base import byok_errors
+from activities.kms_replicas import TenantReplicaChecks
 from activities.settle import settle
 from byok import crud, enablement
 from byok.aws import AwsClients, error_code, map_error
@@ -43,7 +44,7 @@ def check_enabled(meta: dict[str, Any]) -> None:
         raise KeyUnusable(f"key {key_id} is {state}, not Enabled", code="KEY_NOT_ENABLED")
 
 
-class KmsActivities:
+class KmsActivities(TenantReplicaChecks):
     def __init__(self, aws: AwsClients, engine: Engine):
         self.aws = aws
         self.engine = engine

@@ -85,6 +85,17 @@ def template_text(version: int) -> str:
     return resources.files("byok").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+REPLICAS_TEMPLATE = "byok-v2-replicas.yaml"
+REPLICA_MANAGEMENT = ("service", "tenant")
+
+
+@cache
+def replicas_template_text() -> str:
+    """The StackSet template of tenant-managed replicas (no service values to fill in)."""
+    return resources.files("byok").joinpath("templates", REPLICAS_TEMPLATE).read_text(
+        encoding="utf-8")
+
+
 def parse_template(text: str) -> dict[str, Any]:
     doc = yaml.load(text, Loader=CfnLoader)  # noqa: S506 - CfnLoader is a SafeLoader
     if not isinstance(doc, dict):

@@ -164,6 +164,7 @@ def record(session: Session, issued: Issued, actor: str) -> None:
     wallet.account_native_id, wallet.external_id = account_id, external_id
     wallet.role_arn = wallet.key_arn = None
     wallet.replica_key_arns, wallet.installed_regions, wallet.key_errors = {}, [], {}
+    wallet.replica_management = None
     wallet.progress = [{"step": "waiting_for_stack", "at": utcnow().isoformat()}]
     wallet.token_expires_at, wallet.workflow_id, wallet.updated_at = expires, wf_id, utcnow()
     session.add(wallet)
@@ -225,6 +226,7 @@ def accept_callback(session: Session,
                           "region": callback.aws_region, "role_arn": callback.role_arn,
                           "key_id": callback.multi_region_cmk_key_id,
                           "template_version": callback.template_version,
+                          "replica_management": callback.replica_management,
                           "external_id_changed": changed})
     return row, callback, False
 
@@ -244,11 +246,17 @@ def _callback_from(payload: dict[str, Any]) -> StackCallback:
     except ValueError:
         raise InvalidInput("template_version must be a number", field="template_version") from None
     created = str(payload.get("created_multi_region_cmk", "false")).lower() in ("true", "1")
+    # Absent from version 1 stacks and from stacks made before the choice existed: "service".
+    replicas = str(payload.get("replica_management") or "service")
+    if replicas not in cfn.REPLICA_MANAGEMENT:
+        raise InvalidInput("replica_management must be service or tenant",
+                           field="replica_management")
     return StackCallback(request_type=request_type, account_native_id=text("account_native_id"),
                          aws_region=text("aws_region"), role_arn=text("role_arn"),
                          role_id=text("role_id", required=False),
                          multi_region_cmk_key_id=text("multi_region_cmk_key_id"),
-                         created_multi_region_cmk=created, template_version=version)
+                         created_multi_region_cmk=created, template_version=version,
+                         replica_management=replicas)
 
 
 def external_id_for(session: Session, tenant_id: str) -> str:

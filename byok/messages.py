@@ -44,6 +44,8 @@ class StackCallback:
     source: str = "callback"  # "queue" when it came through SNS and SQS
     # The custom-resource request it came in (None on the HTTP route): what we answer.
     request: StackRequest | None = None
+    # Who creates the replicas: "service" (ReplicateKey) or "tenant" (StackSet/Terraform).
+    replica_management: str = "service"
 
 
 @dataclass
@@ -60,6 +62,7 @@ class WalletView:
     installed_regions: list[str] = field(default_factory=list)
     key_errors: dict[str, dict[str, str]] = field(default_factory=dict)
     stack_version: int | None = None
+    replica_management: str | None = None
 
 
 @dataclass
@@ -114,12 +117,27 @@ class ReplicaInput:
 
 
 @dataclass
+class ReplicaCheck:
+    """Tenant-managed replicas: is there a usable replica of the primary in each region?"""
+
+    tenant_id: str
+    role_arn: str
+    primary_key_arn: str
+    regions: list[str]
+
+
+@dataclass
 class ReplicaResult:
     region: str
     ok: bool
     key_arn: str = ""
     error_code: str = ""
     error_message: str = ""
+
+
+@dataclass
+class ReplicaReport:
+    results: list[ReplicaResult]
 
 
 @dataclass
@@ -137,6 +155,7 @@ class WalletUpdate:
     key_errors: dict[str, dict[str, str]] | None = None
     stack_version: int | None = None
     void_token: bool = False
+    replica_management: str | None = None
 
 
 @dataclass

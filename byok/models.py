@@ -85,6 +85,8 @@ class Wallet(SQLModel, table=True):
     key_errors: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     progress: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     stack_version: int | None = None
+    # "service" or "tenant": who creates the replicas, as the tenant's stack reported it.
+    replica_management: str | None = Field(default=None, max_length=16)
     workflow_id: str | None = Field(default=None, max_length=200)
     run_id: str | None = Field(default=None, max_length=200)
     token_expires_at: datetime | None = None

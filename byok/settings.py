@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # `byok up`'s codec server for the Temporal UI (loopback only); 0 = none.
     codec_port: int = Field(default=8234, ge=0, le=65535)
     public_url: str = "http://localhost:8000"
+    # Where tenants' Terraform fetches terraform/byok-vault (a registry address, a git URL);
+    # empty = the zip the web app serves at /api/v1/terraform/byok-vault.zip.
+    terraform_module_source: str = ""
 
     control_plane_region: str = "us-east-1"
     service_account_id: str = "111122223333"

@@ -23,6 +23,11 @@ def url(settings: Settings, version: int = cfn.CURRENT_TEMPLATE_VERSION) -> str:
     return object_url(settings, key(settings, version))
 
 
+def replicas_key(settings: Settings) -> str:
+    digest = hashlib.sha256(cfn.replicas_template_text().encode()).hexdigest()[:16]
+    return f"{settings.template_prefix}byok-v2-replicas-{digest}.yaml"
+
+
 def object_url(settings: Settings, name: str) -> str:
     """The S3 URL of a published object in the template bucket."""
     bucket = settings.template_bucket
@@ -31,3 +36,8 @@ def object_url(settings: Settings, name: str) -> str:
     suffix = ".amazonaws.com.cn" if settings.control_plane_region.startswith("cn-") \
         else ".amazonaws.com"
     return f"https://{bucket}.s3.{settings.control_plane_region}{suffix}/{name}"
+
+
+def replicas_url(settings: Settings) -> str:
+    """The TemplateURL of the StackSet that creates tenant-managed replicas."""
+    return object_url(settings, replicas_key(settings))

@@ -29,4 +29,6 @@ def publish_templates(s3: Any, settings: Settings) -> dict[int, str]:
     s3.put_object(Bucket=settings.template_bucket, Key=connection_template.key(settings),
                   Body=connection_template.rendered(settings).encode(),
                   ContentType="application/x-yaml")
+    s3.put_object(Bucket=settings.template_bucket, Key=template_store.replicas_key(settings),
+                  Body=cfn.replicas_template_text().encode(), ContentType="application/x-yaml")
     return out

@@ -37,6 +37,7 @@ def wallet_status(engine: Engine, settings: Settings, tenant: str) -> dict[str, 
         "available_version": cfn.CURRENT_TEMPLATE_VERSION, "deployment_url": None,
         "template_url": enablement.template_url(settings), "token": None, "progress": [],
         "workflow_id": None, "temporal_ui_url": None, "health": health,
+        "replica_management": None,
     }
     if wallet:
         out.update(state=wallet.state, error_code=wallet.error_code,
@@ -45,6 +46,7 @@ def wallet_status(engine: Engine, settings: Settings, tenant: str) -> dict[str, 
                    key_arn=wallet.key_arn, replica_key_arns=wallet.replica_key_arns,
                    installed_regions=wallet.installed_regions,
                    stack_version=wallet.stack_version, progress=wallet.progress,
+                   replica_management=wallet.replica_management,
                    workflow_id=wallet.workflow_id,
                    token_expires_at=wallet.token_expires_at.isoformat()
                    if wallet.token_expires_at else None)

@@ -12,7 +12,7 @@ from moto.cloudformation.parsing import ResourceMap
 from moto.iam.models import Role
 from moto.kms.models import Key, kms_backends
 
-from . import cfn_custom, cfn_template_url, kms_deletion
+from . import cfn_custom, cfn_replica, cfn_template_url, kms_deletion
 
 
 def _bool(value: Any, default: bool) -> bool:
@@ -185,4 +185,5 @@ def apply() -> None:
     Stack.update = _stack_update(Stack.update)  # type: ignore[method-assign]
     ResourceMap._delete_resource = _delete_resource(ResourceMap._delete_resource)  # type: ignore[method-assign]
     cfn_custom.apply()
+    cfn_replica.apply()
     cfn_template_url.apply()

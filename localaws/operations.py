@@ -90,7 +90,11 @@ CLOUDFORMATION = {
         "CreateStack", "UpdateStack", "DeleteStack", "DescribeStacks", "DescribeStackEvents",
         "DescribeStackResources", "DescribeStackResource", "ListStackResources", "GetTemplate",
         "GetTemplateSummary")},
-    **{op: "*" for op in ("ListStacks", "ValidateTemplate", "DescribeStackSet")},
+    **{op: "*" for op in ("ListStacks", "ValidateTemplate", "DescribeStackSet", "ListStackSets")},
+    **{op: "cloudformation:stackset/{StackSetName}:*" for op in (
+        "CreateStackSet", "UpdateStackSet", "DeleteStackSet", "CreateStackInstances",
+        "DeleteStackInstances", "ListStackInstances", "DescribeStackInstance",
+        "DescribeStackSetOperation", "ListStackSetOperations")},
 }
 DYNAMODB = {
     **{op: "dynamodb:table/{TableName}" for op in (

@@ -163,18 +163,31 @@ def enable(
             ctx.engine, ctx.settings, ctx.temporal, tenant=tenant, account=account,
             accept_irretrievable=accept_irretrievable, accept_immutable=accept_immutable,
             actor="cli")
-        data = issued.public()
+        from control.deploy_paths import for_issued
+        data: dict[str, Any] = dict(issued.public())
+        data["paths"] = for_issued(ctx.engine, ctx.settings, data)
 
         def human() -> None:
             console.print("[bold]BYOK enablement started.[/] Deploy our CloudFormation stack in "
                           f"account {issued.account_id}, region "
-                          f"{ctx.settings.control_plane_region}:")
+                          f"{ctx.settings.control_plane_region} (quick-create link, or manually "
+                          "from the template URL), or use Terraform:")
             for label, key in [("Quick-create link", "deployment_url"),
                                ("Template URL", "template_url"), ("VaultToken", "token"),
                                ("ExternalId", "external_id"),
                                ("Service AWS account", "service_account_id"),
                                ("Token expires", "expires_at")]:
                 console.print(f"  {label:20} {data[key]}", highlight=False, soft_wrap=True)
+            paths = data["paths"]
+            console.print("\n[bold]Or with Terraform[/] (module source "
+                          f"{paths['terraform']['module_source']}):", highlight=False)
+            console.print(paths["terraform"]["snippet"], highlight=False, markup=False,
+                          soft_wrap=True)
+            console.print(paths["terraform"]["apply"], highlight=False, markup=False)
+            console.print("\n[bold]Replicas you create yourself[/] (ReplicaManagement=tenant, "
+                          "after the stack):", highlight=False)
+            console.print(paths["cloudformation"]["replicas_commands"], highlight=False,
+                          markup=False, soft_wrap=True)
             console.print("The token is shown only now. Then: byok wait --tenant "
                           f"{tenant}")
         emit(data, as_json, human)
@@ -193,8 +206,8 @@ def status(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
 
         table = Table(show_header=False, box=None)
         for key in ("state", "error_code", "error_message", "account_native_id", "role_arn",
-                    "key_arn", "replica_key_arns", "installed_regions", "key_errors",
-                    "stack_version", "available_version", "temporal_ui_url"):
+                    "key_arn", "replica_key_arns", "replica_management", "installed_regions",
+                    "key_errors", "stack_version", "available_version", "temporal_ui_url"):
             if data.get(key) not in (None, {}, []):
                 table.add_row(key, str(data[key]))
         console.print(table)

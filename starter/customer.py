@@ -24,7 +24,7 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
                  existing_key: str = "", role_name: str = cfn.DEFAULT_ROLE_NAME,
                  version: int = cfn.CURRENT_TEMPLATE_VERSION, stack_name: str = "",
                  upgrade: bool = False, template_body: str = "",
-                 wait: bool = True) -> dict[str, Any]:
+                 wait: bool = True, replica_management: str = "service") -> dict[str, Any]:
     """Create (or, with upgrade, update) the stack; with wait, until CloudFormation finished
     it (our answer to its custom resource decides). Returns what the stack reports, as its
     custom resource sends it. template_body: the tenant's own edit of our template."""
@@ -41,6 +41,7 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
     params = {"RoleName": role_name, "ExternalId": external_id, "VaultToken": token}
     if version >= cfn.CURRENT_TEMPLATE_VERSION:
         params["UserMultiRegionCMKKeyId"] = existing_key
+        params["ReplicaManagement"] = replica_management
     # An upgrade updates the tenant's existing byok-vault stack, whatever it was named.
     name = stack_name or (_existing_stack(cf) if upgrade else "") or f"byok-vault-{account_id}"
     kwargs = {"StackName": name, **source, "Capabilities": ["CAPABILITY_NAMED_IAM"],
@@ -56,7 +57,10 @@ def deploy_stack(settings: Settings, *, account_id: str, token: str, external_id
     key_arn = outputs.get("KeyArn", "")
     role_arn = outputs.get("RoleArn", "")
     role_id = _role_id(account_id, role_name, settings)
+    reported = {"replica_management": replica_management} \
+        if version >= cfn.CURRENT_TEMPLATE_VERSION else {}
     return {
+        **reported,
         "request_type": "Update" if upgrade else "Create", "token": token,
         "account_native_id": account_id, "aws_region": region, "role_arn": role_arn,
         "role_external_id": external_id, "role_id": role_id,
@@ -92,6 +96,39 @@ def deploy_connection_stack(settings: Settings, *, account_id: str, token: str,
                            code="STACK_REJECTED") from None
     stack = _wait(cf, name) if wait else cf.describe_stacks(StackName=name)["Stacks"][0]
     return {"stack_name": name, "status": stack["StackStatus"]}
+
+
+def deploy_replicas(settings: Settings, *, account_id: str, key_arn: str,
+                    regions: list[str], stack_set: str = "byok-vault-replicas") -> list[str]:
+    """Tenant-managed replicas as the tenant makes them: a self-managed StackSet of
+    byok-v2-replicas.yaml (our published URL) in the key's region, one stack instance per
+    region. Returns the replica ARNs the instances' stacks report."""
+    home = key_arn.split(":")[3]
+    session = tenant_session(account_id)
+    endpoint = settings.aws_endpoint_url or None
+    cf = session.client("cloudformation", region_name=home, endpoint_url=endpoint)
+    try:
+        cf.describe_stack_set(StackSetName=stack_set)
+    except ClientError:
+        cf.create_stack_set(StackSetName=stack_set,
+                            TemplateURL=template_store.replicas_url(settings),
+                            PermissionModel="SELF_MANAGED",
+                            Parameters=[{"ParameterKey": "PrimaryKeyArn",
+                                         "ParameterValue": key_arn}])
+    op = cf.create_stack_instances(StackSetName=stack_set, Accounts=[account_id],
+                                   Regions=regions)["OperationId"]
+    status = cf.describe_stack_set_operation(StackSetName=stack_set, OperationId=op)
+    if status["StackSetOperation"]["Status"] != "SUCCEEDED":
+        raise AwsError(f"StackSet {stack_set}: {status['StackSetOperation']['Status']}",
+                       code="STACK_FAILED")
+    arns = []
+    for region in regions:
+        regional = session.client("cloudformation", region_name=region, endpoint_url=endpoint)
+        for stack in regional.describe_stacks()["Stacks"]:
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+            if stack_set in stack["StackName"] and "ReplicaKeyArn" in outputs:
+                arns.append(outputs["ReplicaKeyArn"])
+    return arns
 
 
 def _existing_stack(cf: Any) -> str:

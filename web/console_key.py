@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from byok import cfn
 from byok.errors import ByokError, InvalidInput
 from byok.settings import Settings
+from control.deploy_paths import for_issued
 from control.enablement import start_enable
 from control.wallet import wallet_status, wallet_view
 from web import session as sess
@@ -24,12 +25,16 @@ STEPS = [("waiting_for_stack", "Waiting for the CloudFormation stack"),
          ("verifying_key", "Verifying the key"),
          ("replicating", "Replicating the key"),
          ("enabled", "Enabled")]
+# Tenant-managed replicas: the fourth step is the check of the tenant's own replicas.
+TENANT_STEPS = {"checking_replicas", "waiting_for_replicas"}
 FORM_FIELDS = ("account", "accept_irretrievable", "accept_immutable")
 
 
 def progress_steps(wallet: dict[str, Any], primary_region: str) -> list[dict[str, str]]:
     """The panel's rows: done / active / failed / pending, from the wallet's progress log."""
     seen = [p.get("step") for p in wallet.get("progress") or []]
+    tenant_made = bool(TENANT_STEPS & set(seen)) or wallet.get("replica_management") == "tenant"
+    seen = ["replicating" if s in TENANT_STEPS else s for s in seen]
     names = [s for s, _ in STEPS]
     reached = max((names.index(s) for s in seen if s in names), default=0)
     if wallet["state"] == "Enabled":
@@ -45,6 +50,11 @@ def progress_steps(wallet: dict[str, Any], primary_region: str) -> list[dict[str
         detail = ""
         if step == "waiting_for_stack" and "role_found" in seen and i == reached:
             detail = "the role exists; waiting for the stack to finish"
+        elif step == "replicating" and tenant_made:
+            label = "Checking your replicas"
+            missing = sorted(wallet.get("key_errors") or {})
+            detail = ("waiting for your replica in " + ", ".join(missing)) if missing and \
+                wallet["state"] != "Enabled" else "in " + ", ".join(others)
         elif step == "replicating" and others:
             detail = "to " + ", ".join(others)
         rows.append({"label": label, "status": status, "detail": detail})
@@ -142,8 +152,9 @@ async def key_create(request: Request, user: PageUser, engine: EngineDep,
     if errors:
         return _page(request, user, settings, wallet, "form", status_code=422, form=form,
                      errors=errors)
-    return _page(request, user, settings, wallet, "issued", status_code=201,
-                 issued=issued.public())
+    public = issued.public()
+    return _page(request, user, settings, wallet, "issued", status_code=201, issued=public,
+                 paths=for_issued(engine, settings, public))
 
 
 @router.get("/t/{tenant_id}/encryption-key/progress", response_class=HTMLResponse)

@@ -126,6 +126,9 @@ class WalletOut(BaseModel):
     installed_regions: list[str] = []
     supported_regions: list[str] = []
     stack_version: int | None = None
+    replica_management: str | None = Field(
+        default=None, description="Who creates the replicas: service or tenant (as the "
+        "tenant's stack reported it).")
     available_version: int | None = None
     deployment_url: str | None = None
     template_url: str | None = None

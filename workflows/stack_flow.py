@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import policies
     from workflows.errors import exhausted, permanent_failure
+    from workflows.tenant_replicas import wait_for_replicas
 
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 WALLET_STATE = SearchAttributeKey.for_keyword("WalletState")
@@ -62,6 +63,9 @@ class StackFlow:
     def check(self, callback: StackCallback) -> None:
         """Update validator: refuse a second, different report (the first one wins); the same
         request delivered again is accepted, so redelivery is idempotent."""
+        # Checked again here: what crosses Temporal is not trusted for having been parsed.
+        if callback.replica_management not in ("service", "tenant"):
+            raise ValueError("replica_management must be service or tenant")
         held = self.callback
         if held is None:
             return
@@ -154,6 +158,20 @@ class StackFlow:
                     lambda: self.callback is not None or self._history_full(), timeout=left)
         return self.callback
 
+    async def _replicate(self, role_arn: str, key_arn: str, regions: list[str]
+                         ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """The service makes the replicas (ReplicateKey), region by region in parallel."""
+        await self.step("replicating", regions=regions)
+        results: list[ReplicaResult] = await asyncio.gather(*[
+            self.activity(KmsActivities.replicate_key,
+                          ReplicaInput(self.inp.tenant_id, role_arn, key_arn, r),
+                          timeout=policies.REPLICA_TIMEOUT)
+            for r in regions])
+        replicas = {r.region: r.key_arn for r in results if r.ok}
+        errors = {r.region: {"code": r.error_code, "message": r.error_message}
+                  for r in results if not r.ok}
+        return replicas, errors
+
     def _history_full(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or \
@@ -176,15 +194,15 @@ class StackFlow:
         # and once Notify (which depends on every other resource) succeeds the stack completes.
         await self.answer("SUCCESS", data={"RoleArn": cb.role_arn, "KeyArn": facts.key_arn})
         regions = [r for r in pre.regions if r != facts.region]
-        await self.step("replicating", regions=regions)
-        results: list[ReplicaResult] = await asyncio.gather(*[
-            self.activity(KmsActivities.replicate_key,
-                          ReplicaInput(tenant, cb.role_arn, facts.key_arn, r),
-                          timeout=policies.REPLICA_TIMEOUT)
-            for r in regions])
-        replicas = {r.region: r.key_arn for r in results if r.ok}
-        errors = {r.region: {"code": r.error_code, "message": r.error_message}
-                  for r in results if not r.ok}
+        errors: dict[str, dict[str, str]] = {}
+        # Only a tenant-managed stack takes the new path (older runs never see one).
+        if cb.replica_management == "tenant" and workflow.patched("tenant-replicas"):
+            replicas, missing = await wait_for_replicas(self, cb.role_arn, facts.key_arn,
+                                                        regions)
+            if missing:
+                raise FlowFailed("REPLICAS_MISSING", missing)
+        else:
+            replicas, errors = await self._replicate(cb.role_arn, facts.key_arn, regions)
         await workflow.execute_activity_method(
             CatalogActivities.freeze_binding,
             FreezeInput(tenant, pre.account_id, cb.role_arn, facts.key_arn, facts.region,
@@ -197,10 +215,12 @@ class StackFlow:
         view.installed_regions = [facts.region, *sorted(replicas)]
         view.stack_version = cb.template_version
         view.error_code = view.error_message = None
+        view.replica_management = cb.replica_management
         await self.wallet(state="Enabled", step="enabled", role_arn=cb.role_arn,
                           key_arn=facts.key_arn, replica_key_arns=replicas,
                           installed_regions=view.installed_regions, key_errors=errors,
-                          stack_version=cb.template_version)
+                          stack_version=cb.template_version,
+                          replica_management=cb.replica_management)
         workflow.upsert_search_attributes([WALLET_STATE.value_set("Enabled")])
         await self.audit(f"{self.prefix}.enabled", {"key_arn": facts.key_arn,
                                                     "replicas": replicas, "key_errors": errors})

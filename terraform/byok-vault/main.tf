@@ -13,6 +13,9 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
   create_key = var.existing_key_id == ""
+  # "tenant": you create the replicas (modules/replica), and the role can neither replicate
+  # nor create keys.
+  service_replicates = var.replica_management == "service"
   key_id     = local.create_key ? aws_kms_key.multi_region[0].key_id : "mrk-${split("mrk-", var.existing_key_id)[1]}"
   key_arn    = "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/${local.key_id}"
 }
@@ -103,50 +106,53 @@ data "aws_iam_policy_document" "key_access" {
     resources = ["arn:${local.partition}:kms:*:${local.account_id}:key/${local.key_id}"]
   }
 
-  # Replicas only into the Regions byok-vault serves.
-  statement {
-    sid       = "ReplicateTheKey"
-    effect    = "Allow"
-    actions   = ["kms:ReplicateKey"]
-    resources = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/${local.key_id}"]
+  # Replicas only into the Regions byok-vault serves (none when you create them).
+  dynamic "statement" {
+    for_each = local.service_replicates ? [1] : []
+    content {
+      sid       = "ReplicateTheKey"
+      effect    = "Allow"
+      actions   = ["kms:ReplicateKey"]
+      resources = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/${local.key_id}"]
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ReplicaRegion"
-      values = [
-        "af-south-1",
-        "ap-east-1",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ap-southeast-3",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-7",
-        "ca-central-1",
-        "ca-west-1",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-south-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "il-central-1",
-        "me-central-1",
-        "me-south-1",
-        "mx-central-1",
-        "sa-east-1",
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-      ]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ReplicaRegion"
+        values = [
+          "af-south-1",
+          "ap-east-1",
+          "ap-northeast-1",
+          "ap-northeast-2",
+          "ap-northeast-3",
+          "ap-south-1",
+          "ap-south-2",
+          "ap-southeast-1",
+          "ap-southeast-2",
+          "ap-southeast-3",
+          "ap-southeast-4",
+          "ap-southeast-5",
+          "ap-southeast-7",
+          "ca-central-1",
+          "ca-west-1",
+          "eu-central-1",
+          "eu-central-2",
+          "eu-north-1",
+          "eu-south-1",
+          "eu-south-2",
+          "eu-west-1",
+          "eu-west-2",
+          "eu-west-3",
+          "il-central-1",
+          "me-central-1",
+          "me-south-1",
+          "mx-central-1",
+          "sa-east-1",
+          "us-east-1",
+          "us-east-2",
+          "us-west-1",
+          "us-west-2",
+        ]
+      }
     }
   }
 
@@ -168,16 +174,19 @@ data "aws_iam_policy_document" "key_access" {
 
   # ReplicateKey needs CreateKey in the replica's Region; CreateKey has no key to scope to,
   # so the condition limits it to creating replicas.
-  statement {
-    sid       = "CreateReplicasOnly"
-    effect    = "Allow"
-    actions   = ["kms:CreateKey"]
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = local.service_replicates ? [1] : []
+    content {
+      sid       = "CreateReplicasOnly"
+      effect    = "Allow"
+      actions   = ["kms:CreateKey"]
+      resources = ["*"]
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:MultiRegionKeyType"
-      values   = ["REPLICA"]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:MultiRegionKeyType"
+        values   = ["REPLICA"]
+      }
     }
   }
 }
@@ -210,6 +219,7 @@ resource "aws_cloudformation_stack" "notify" {
     ExternalId            = var.external_id
     MultiRegionCmkKeyId   = local.create_key ? local.key_id : var.existing_key_id
     CreatedMultiRegionCmk = local.create_key ? "true" : "false"
+    ReplicaManagement     = var.replica_management
   }
 
   # The role must be usable before byok-vault is told to verify it.

@@ -44,6 +44,17 @@ variable "existing_key_id" {
   }
 }
 
+variable "replica_management" {
+  description = "service: byok-vault replicates the key into your connected Regions. tenant: you create the replicas (modules/replica, one per Region) and the role can neither replicate nor create keys."
+  type        = string
+  default     = "service"
+
+  validation {
+    condition     = contains(["service", "tenant"], var.replica_management)
+    error_message = "replica_management: service or tenant."
+  }
+}
+
 variable "service_role_arn" {
   description = "The byok-vault service role (shown in the console): the only principal your role trusts."
   type        = string

@@ -114,6 +114,7 @@ def _payload(issued: enablement.Issued, **over: str) -> dict[str, str]:
     ({"role_external_id": "has space!"}, InvalidInput, "ExternalId"),
     ({"role_external_id": "a" * 129}, InvalidInput, "ExternalId"),
     ({"request_type": "Explode"}, InvalidInput, "request_type"),
+    ({"replica_management": "both"}, InvalidInput, "service or tenant"),
 ])
 def test_bad_callbacks_change_nothing(any_engine: Engine, tenant_id: str, over: dict,
                                       error: type[ByokError], needle: str) -> None:
@@ -136,6 +137,19 @@ def test_callback_replay_is_idempotent_but_reuse_is_refused(any_engine: Engine,
     assert replayed
     with pytest.raises(Unauthorized, match="already used"), session_scope(any_engine) as session:
         enablement.accept_callback(session, _payload(issued, multi_region_cmk_key_id="mrk-9"))
+
+
+@pytest.mark.parametrize(("over", "expected"), [
+    ({}, "service"),  # version 1 stacks and older version 2 stacks do not say
+    ({"replica_management": "service"}, "service"),
+    ({"replica_management": "tenant"}, "tenant"),
+])
+def test_callback_says_who_makes_the_replicas(any_engine: Engine, tenant_id: str, over: dict,
+                                              expected: str) -> None:
+    issued = _issue(any_engine, tenant_id)
+    with session_scope(any_engine) as session:
+        _, cb, _ = enablement.accept_callback(session, _payload(issued, **over))
+    assert cb.replica_management == expected
 
 
 def test_other_tenants_external_id_is_refused(any_engine: Engine, tenant_id: str) -> None:

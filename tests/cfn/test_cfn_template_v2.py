@@ -71,8 +71,9 @@ def principals(node: Any):
             yield from principals(v)
 
 
-def role_statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every permission statement that can reach the role: inline and attached policies."""
+def role_statements(doc: dict[str, Any], replicas: str = "service") -> list[dict[str, Any]]:
+    """Every permission statement that can reach the role: inline and attached policies,
+    for ReplicaManagement = `replicas` (a statement under Fn::If is resolved)."""
     stmts = []
     for policy in doc["Resources"]["Role"]["Properties"].get("Policies", []):
         stmts += policy["PolicyDocument"]["Statement"]
@@ -80,7 +81,15 @@ def role_statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy",
                            "AWS::IAM::ManagedPolicy"):
             stmts += res["Properties"]["PolicyDocument"]["Statement"]
-    return stmts
+    picked = []
+    for s in stmts:
+        if "Fn::If" in s:  # keep the branch for this choice, unresolved inside
+            cond, yes, no = s["Fn::If"]
+            assert cond == "ServiceReplicates"
+            s = yes if replicas == "service" else no
+        if s != {"Ref": "AWS::NoValue"}:
+            picked.append(s)
+    return picked
 
 
 def actions(stmt: dict[str, Any]) -> list[str]:
@@ -191,9 +200,33 @@ def test_create_key_only_for_replicas(doc):
     assert stmt["Condition"] == {"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}}
 
 
-def test_exactly_four_parameters_with_their_rules(doc):
+def test_tenant_managed_replicas_leave_the_role_without_replicate_or_create(doc):
+    stmts = role_statements(doc, "tenant")
+    granted = sorted(a for s in stmts for a in actions(s))
+    assert granted == sorted([*KEY_ACTIONS, *LEGACY_ACTIONS])
+    assert {s.get("Sid") for s in stmts} == {"UseTheKey", "OpenLegacyBackups"}
+    # Every Fn::If among the statements is on this one choice and drops the whole statement.
+    raw = doc["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    guarded = [s["Fn::If"] for s in raw if "Fn::If" in s]
+    assert len(guarded) == 2
+    assert all(c == "ServiceReplicates" and no == {"Ref": "AWS::NoValue"}
+               for c, _, no in guarded)
+    assert doc["Conditions"]["ServiceReplicates"] == {
+        "Fn::Equals": [{"Ref": "ReplicaManagement"}, "service"]}
+
+
+def test_replica_management_parameter(doc):
+    param = doc["Parameters"]["ReplicaManagement"]
+    assert param["Default"] == "service"
+    assert param["AllowedValues"] == list(cfn.REPLICA_MANAGEMENT) == ["service", "tenant"]
+    assert doc["Resources"]["Notify"]["Properties"]["replica_management"] == {
+        "Ref": "ReplicaManagement"}
+
+
+def test_the_four_parameters_keep_their_rules(doc):
     params = doc["Parameters"]
-    assert list(params) == ["RoleName", "ExternalId", "VaultToken", "UserMultiRegionCMKKeyId"]
+    assert list(params) == ["RoleName", "ExternalId", "VaultToken", "UserMultiRegionCMKKeyId",
+                            "ReplicaManagement"]
     assert all(p["Type"] == "String" for p in params.values())
     assert params["RoleName"]["Default"] == cfn.DEFAULT_ROLE_NAME == "ByokVaultKMSRole"
     assert params["RoleName"]["AllowedPattern"] == cfn.ROLE_NAME_PATTERN.pattern
@@ -233,7 +266,8 @@ def test_callback_carries_the_design_fields(doc):
     assert resolve(notify["ServiceToken"], doc, {}) == TOPIC
     assert set(notify) - {"ServiceToken"} == {
         "token", "account_native_id", "aws_region", "role_arn", "role_external_id", "role_id",
-        "multi_region_cmk_key_id", "created_multi_region_cmk", "template_version"}
+        "multi_region_cmk_key_id", "created_multi_region_cmk", "template_version",
+        "replica_management"}
     assert notify["token"] == {"Ref": "VaultToken"}
     assert notify["account_native_id"] == {"Ref": "AWS::AccountId"}
     assert notify["aws_region"] == {"Ref": "AWS::Region"}

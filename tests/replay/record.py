@@ -108,11 +108,13 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
                                           account=account, accept_irretrievable=True,
                                           accept_immutable=True, actor="recorder")
 
-    async def deploy(account: str, token: str, external_id: str, upgrade: bool = False) -> None:
+    async def deploy(account: str, token: str, external_id: str, upgrade: bool = False,
+                     replica_management: str = "service") -> None:
         """The stack reports through SNS, SQS and the consumer; back once its workflow holds
         the report (the token is then used)."""
         await asyncio.to_thread(deploy_stack, settings, account_id=account, token=token,
-                                external_id=external_id, upgrade=upgrade, wait=False)
+                                external_id=external_id, upgrade=upgrade, wait=False,
+                                replica_management=replica_management)
         digest = enablement.hash_secret(token)
         for _ in range(300):
             with session_scope(engine) as session:
@@ -140,6 +142,9 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
     gates["replicate_key"].open()
     await rec.result(issued.workflow_id)
     await rec.save("enable_enabled", issued.workflow_id)
+
+    # Tenant-managed replicas: waiting for the tenant's StackSet, then Enabled.
+    await _tenant_replicas(rec, tenant("replicas", "123412341234"), enable, deploy)
 
     # A backup mid-transfer, then complete; a restore of it.
     tmp = Path(tempfile.mkdtemp())
@@ -187,6 +192,43 @@ async def scenarios(rec: Recorder, gates: dict[str, Gate]) -> None:
     await env.client.execute_workflow(AuditAnchorWorkflow.run, AnchorInput("recorder"),
                                       id="replay-audit-anchor", task_queue=settings.task_queue)
     await rec.save("audit_anchor", "replay-audit-anchor")
+
+
+async def _tenant_replicas(rec: Recorder, tenant_id: str, enable: Any, deploy: Any) -> None:
+    from starter.customer import deploy_replicas
+    from workflows.enable_byok import EnableByokWorkflow
+
+    account = "123412341234"
+    issued = await enable(tenant_id, account)
+    await deploy(account, issued.token, issued.external_id, replica_management="tenant")
+    handle = rec.env.client.get_workflow_handle_for(EnableByokWorkflow.run, issued.workflow_id)
+    for _ in range(300):
+        view = await handle.query(EnableByokWorkflow.wallet)
+        if view.step == "waiting_for_replicas":
+            break
+        await asyncio.sleep(0.1)
+    await rec.save("enable_tenant_replicas_waiting", issued.workflow_id)
+    key_arn = f"arn:aws:kms:us-east-1:{account}:key/" + \
+        (await asyncio.to_thread(_reported_key, rec, tenant_id))
+    arns = await asyncio.to_thread(deploy_replicas, rec.settings, account_id=account,
+                                   key_arn=key_arn, regions=REGIONS[1:])
+    await asyncio.sleep(3)  # localaws keeps new replicas Creating for a few seconds
+    assert len(arns) == 2
+    await rec.result(issued.workflow_id)
+    await rec.save("enable_tenant_replicas_enabled", issued.workflow_id)
+
+
+def _reported_key(rec: Recorder, tenant_id: str) -> str:
+    from sqlmodel import select
+
+    from byok.db import session_scope
+    from byok.models import AuditEvent
+
+    with session_scope(rec.engine) as session:
+        event = session.exec(select(AuditEvent).where(
+            AuditEvent.tenant_id == tenant_id,
+            AuditEvent.action == "wallet.verifying_key")).one()
+        return str(event.details["key_id"])
 
 
 async def _with_consumer(rec: Recorder, gates: dict[str, Gate], aws: Any) -> None:

@@ -14,7 +14,9 @@ MODULE = Path(__file__).resolve().parents[2] / "terraform" / "byok-vault"
 # What each side writes for the same value.
 TF_SYMBOLS = {"local.partition": "{partition}", "local.account_id": "{account}",
               "local.region": "{region}", "local.key_id": "{key_id}",
-              "var.external_id": "{external_id}", "var.service_role_arn": "{service_role}"}
+              "var.external_id": "{external_id}", "var.service_role_arn": "{service_role}",
+              "data.aws_partition.current.partition": "{partition}",
+              "data.aws_caller_identity.current.account_id": "{account}"}
 CFN_SYMBOLS = {"AWS::Partition": "{partition}", "AWS::AccountId": "{account}",
                "AWS::Region": "{region}"}
 
@@ -37,9 +39,9 @@ def tf_text(value: Any) -> str:
     return text
 
 
-def load_module() -> dict[str, Any]:
+def load_module(directory: Path = MODULE) -> dict[str, Any]:
     merged: dict[str, list[Any]] = {}
-    for path in sorted(MODULE.glob("*.tf")):
+    for path in sorted(directory.glob("*.tf")):
         with path.open() as fh:
             for kind, blocks in hcl2.load(fh).items():
                 merged.setdefault(kind, []).extend(blocks if isinstance(blocks, list)
@@ -59,9 +61,27 @@ def blocks(module: dict[str, Any], kind: str, type_name: str | None = None) -> d
     return out
 
 
-def tf_statements(document: dict[str, Any]) -> set[Statement]:
+SERVICE_REPLICATES = "${local.service_replicates ? [1] : []}"
+
+
+def tf_statement_blocks(document: dict[str, Any], replicas: str) -> list[dict[str, Any]]:
+    """The statements a document holds for replica_management = `replicas`: its static
+    blocks and the dynamic ones whose for_each the module guards by that choice."""
+    out = list(document.get("statement", []))
+    for dyn in document.get("dynamic", []):
+        (kind, body), = dyn.items()
+        if unquote(kind) != "statement":
+            raise AssertionError(f"unexpected dynamic block {kind!r}")
+        if unquote(body["for_each"]) != SERVICE_REPLICATES:
+            raise AssertionError(f"unmapped dynamic statement guard {body['for_each']!r}")
+        if replicas == "service":
+            out += body["content"]
+    return out
+
+
+def tf_statements(document: dict[str, Any], replicas: str = "service") -> set[Statement]:
     out = set()
-    for st in document["statement"]:
+    for st in tf_statement_blocks(document, replicas):
         principals = frozenset((unquote(p["type"]), tf_text(i))
                                for p in st.get("principals", []) for i in p["identifiers"])
         conditions = frozenset((unquote(c["test"]), unquote(c["variable"]),
@@ -94,9 +114,23 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def cfn_statements(document: dict[str, Any]) -> set[Statement]:
-    out = set()
+def cfn_statement_list(document: dict[str, Any], replicas: str) -> list[dict[str, Any]]:
+    """The statements for ReplicaManagement = `replicas` (Fn::If on ServiceReplicates)."""
+    out = []
     for st in document["Statement"]:
+        if "Fn::If" in st:
+            cond, yes, no = st["Fn::If"]
+            if cond != "ServiceReplicates":
+                raise AssertionError(f"unmapped statement condition {cond!r}")
+            st = yes if replicas == "service" else no
+        if st != {"Ref": "AWS::NoValue"}:
+            out.append(st)
+    return out
+
+
+def cfn_statements(document: dict[str, Any], replicas: str = "service") -> set[Statement]:
+    out = set()
+    for st in cfn_statement_list(document, replicas):
         principals = frozenset(("AWS", cfn_value(p))
                                for p in as_list(st.get("Principal", {}).get("AWS", [])))
         conditions = frozenset((op, key, frozenset(cfn_value(v) for v in as_list(vals)))
@@ -122,3 +156,29 @@ def validation(variable: dict[str, Any], name: str) -> tuple[str | None, int | N
             if op in ("<=", "=="):
                 hi = int(n)
     return pattern, lo, hi
+
+
+def render(statements: set[Statement], values: dict[str, str]) -> dict[str, Any]:
+    """A canonical policy back as the JSON document AWS receives, symbols filled in (what
+    the module's aws_iam_policy_document would produce for these values)."""
+    def fill(text: str) -> str:
+        for sym, val in values.items():
+            text = text.replace("{" + sym + "}", val)
+        if re.search(r"\{[a-z_]+\}", text):
+            raise AssertionError(f"no value for a symbol in {text!r}")
+        return text
+
+    out = []
+    for sid, effect, actions, resources, principals, conditions in sorted(statements, key=str):
+        st: dict[str, Any] = {"Effect": effect, "Action": sorted(fill(a) for a in actions)}
+        if sid:
+            st["Sid"] = sid
+        if resources:
+            st["Resource"] = sorted(fill(r) for r in resources)
+        for kind, ident in principals:
+            st.setdefault("Principal", {}).setdefault(kind, []).append(fill(ident))
+        for op, key, vals in conditions:
+            st.setdefault("Condition", {}).setdefault(op, {})[key] = sorted(fill(v)
+                                                                            for v in vals)
+        out.append(st)
+    return {"Version": "2012-10-17", "Statement": out}

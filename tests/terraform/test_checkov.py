@@ -41,7 +41,7 @@ def test_checkov_passes_on_the_module() -> None:
 
 
 def test_every_skip_says_why() -> None:
-    for path in MODULE.glob("*.tf"):
+    for path in MODULE.rglob("*.tf"):
         for line in path.read_text().splitlines():
             if "checkov:skip=" in line:
                 assert re.search(r"checkov:skip=CKV\w*_\d+:\S.{10,}", line), (path.name, line)
@@ -49,11 +49,15 @@ def test_every_skip_says_why() -> None:
 
 def test_checkov_does_fail_a_weakened_module(tmp_path: Path) -> None:
     # Guards the pass above against a checkov that checks nothing.
-    for path in MODULE.iterdir():
+    for path in MODULE.rglob("*"):
+        target = tmp_path / path.relative_to(MODULE)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
         text = path.read_text()
-        if path.name == "main.tf":
+        if path.name == "main.tf" and path.parent == MODULE:
             text = re.sub(r"enable_key_rotation(\s*)= true", r"enable_key_rotation\1= false", text)
-        (tmp_path / path.name).write_text(text)
+        target.write_text(text)
     report = run_checkov(tmp_path)
     failed = {c["check_id"] for c in report["results"]["failed_checks"]}
     assert "CKV_AWS_7" in failed  # key rotation

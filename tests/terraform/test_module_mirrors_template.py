@@ -25,6 +25,7 @@ from tests.terraform.policy_forms import (
 
 PARAMETERS = {"role_name": "RoleName", "external_id": "ExternalId",
               "vault_token": "VaultToken", "existing_key_id": "UserMultiRegionCMKKeyId"}
+REPLICA_MODULE = MODULE / "modules" / "replica"
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +79,20 @@ def test_a_value_the_template_refuses_is_refused_by_the_module_too(
             assert tf_ok == cfn_ok, (variable, s)
 
 
+@pytest.mark.parametrize("replicas", ["service", "tenant"])
 def test_role_trust_and_permissions_match_the_template(module: dict[str, Any],
-                                                       template: dict[str, Any]) -> None:
+                                                       template: dict[str, Any],
+                                                       replicas: str) -> None:
     docs = blocks(module, "data", "aws_iam_policy_document")
     role = template["Resources"]["Role"]["Properties"]
     assert tf_statements(docs["trust"]) == cfn_statements(role["AssumeRolePolicyDocument"])
     (policy,) = role["Policies"]
-    assert tf_statements(docs["key_access"]) == cfn_statements(policy["PolicyDocument"])
+    ours = tf_statements(docs["key_access"], replicas)
+    assert ours == cfn_statements(policy["PolicyDocument"], replicas)
+    granted = {a for st in ours for a in st[2]}
+    # The tenant variant: the service can neither replicate nor create keys.
+    assert ({"kms:ReplicateKey", "kms:CreateKey"} <= granted) is (replicas == "service")
+    assert not {"kms:ReplicateKey", "kms:CreateKey"} & granted or replicas == "service"
     roles = blocks(module, "resource", "aws_iam_role")
     assert roles["byok"]["max_session_duration"] == role["MaxSessionDuration"]
     inline = blocks(module, "resource", "aws_iam_role_policy")["key_access"]
@@ -135,3 +143,59 @@ def test_completion_template_is_cfn_lint_clean() -> None:
                            str(MODULE / "notify.yaml")], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
+def test_replica_choice_is_the_templates_parameter(module: dict[str, Any],
+                                                  template: dict[str, Any]) -> None:
+    var = blocks(module, "variable")["replica_management"]
+    param = template["Parameters"]["ReplicaManagement"]
+    assert unquote(var["default"]) == param["Default"] == "service"
+    (check,) = var["validation"]
+    allowed = re.search(r"contains\(\[(.*?)\], var\.replica_management\)",
+                        check["condition"].replace('\\"', '"'))
+    assert allowed and [unquote(v.strip()) for v in allowed.group(1).split(",")] \
+        == param["AllowedValues"] == list(cfn.REPLICA_MANAGEMENT)
+    stack = blocks(module, "resource", "aws_cloudformation_stack")["notify"]
+    assert stack["parameters"]["ReplicaManagement"] == "${var.replica_management}"
+    notify = cfn.parse_template((MODULE / "notify.yaml").read_text())
+    assert notify["Parameters"]["ReplicaManagement"]["AllowedValues"] == param["AllowedValues"]
+
+
+@pytest.fixture(scope="module")
+def replica_module() -> dict[str, Any]:
+    return load_module(REPLICA_MODULE)
+
+
+@pytest.fixture(scope="module")
+def replicas_template() -> dict[str, Any]:
+    return cfn.parse_template(cfn.replicas_template_text())
+
+
+def test_replica_module_matches_the_stackset_template(replica_module: dict[str, Any],
+                                                      replicas_template: dict[str, Any]) -> None:
+    res = replicas_template["Resources"]["ReplicaKey"]
+    props = res["Properties"]
+    docs = blocks(replica_module, "data", "aws_iam_policy_document")
+    assert tf_statements(docs["replica"]) == cfn_statements(props["KeyPolicy"])
+    key = blocks(replica_module, "resource", "aws_kms_replica_key")["replica"]
+    assert key["primary_key_arn"] == "${var.primary_key_arn}"
+    assert props["PrimaryKeyArn"] == {"Ref": "PrimaryKeyArn"}
+    assert key["enabled"] is props["Enabled"] is True
+    assert key["deletion_window_in_days"] == props["PendingWindowInDays"]
+    assert unquote(key["description"]) == props["Description"]
+    assert res["DeletionPolicy"] == res["UpdateReplacePolicy"] == "Retain"
+    assert key["lifecycle"][0]["prevent_destroy"] is True
+    pattern, _, hi = validation(blocks(replica_module, "variable")["primary_key_arn"],
+                                "primary_key_arn")
+    param = replicas_template["Parameters"]["PrimaryKeyArn"]
+    assert (pattern, hi) == (param["AllowedPattern"], param["MaxLength"])
+    tf = replica_module["terraform"][0]
+    assert unquote(tf["required_providers"][0]["aws"]["version"]) == ">= 5.0"
+
+
+def test_the_replica_key_policy_is_the_primarys(module: dict[str, Any],
+                                                replica_module: dict[str, Any]) -> None:
+    # A replica's own key policy decides whether the role's grant reaches it.
+    primary = blocks(module, "data", "aws_iam_policy_document")["key"]
+    replica = blocks(replica_module, "data", "aws_iam_policy_document")["replica"]
+    assert tf_statements(primary) == tf_statements(replica)

@@ -31,9 +31,12 @@ def template_without(settings: Settings, sid: str, action: str | None = None) ->
                                                  settings.callback_topic_arn))
     statements = doc["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"][
         "Statement"]
-    [statement] = [s for s in statements if s.get("Sid") == sid]
+    # A statement only for ReplicaManagement=service sits in an Fn::If (its first branch).
+    [found] = [s for s in statements if s.get("Sid") == sid
+               or s.get("Fn::If", [None, {}])[1].get("Sid") == sid]
+    statement = found["Fn::If"][1] if "Fn::If" in found else found
     if action is None:
-        statements.remove(statement)
+        statements.remove(found)
     else:
         granted = statement["Action"] if isinstance(statement["Action"], list) else \
             [statement["Action"]]
@@ -48,6 +51,7 @@ async def _enable_with(temporal_env: Any, engine: Engine, enable: Any, deploy: A
     answers it; the stack's own outcome follows the workflow's."""
     issued = await enable(tenant)
     await deploy(issued, template_body=body)
+    # Until the report is in the run: skipped time would otherwise expire the token first.
     await until_delivered(engine, issued.token)
     return await result(temporal_env, issued.workflow_id)
 
