@@ -23,17 +23,29 @@ from temporalio import activity
 # a checkpoint reaches the server within about one interval.
 HEARTBEAT_SECONDS = 1.0
 _PARTIAL = re.compile(r"^[A-Za-z0-9._-]{1,200}\.partial$")
+_ETAG = re.compile(r'^"[0-9a-f]{32}"$')  # a part's ETag: the MD5 of its bytes (SSE-S3)
+_UPLOAD = re.compile(r"^[A-Za-z0-9._=+/-]{1,1024}$")
+MAX_PARTS = 10000  # S3's limit per multipart upload
+
+
+class SourceChanged(Exception):
+    """Retryable: the resumed partial is dropped, the next attempt starts over."""
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     """What a retry may resume from: `stored` bytes of the file `partial` (a name in the
     object's or target's folder) were fsync'd before this was heartbeaten, and hold
-    `frames` whole envelope frames (backup) or frames' plaintext (restore)."""
+    `frames` whole envelope frames (backup) or frames' plaintext (restore). A backup into
+    the S3 vault also names its multipart `upload`, the `parts` uploaded (number, ETag,
+    size; `stored` is their sum) and the envelope `header` they start with (base64)."""
 
     partial: str
     frames: int
     stored: int
+    upload: str = ""
+    parts: tuple[tuple[int, str, int], ...] = ()
+    header: str = ""
 
     @classmethod
     def from_heartbeat(cls, prefix: str) -> Checkpoint | None:
@@ -48,7 +60,26 @@ class Checkpoint:
                 and partial.startswith(prefix) and isinstance(frames, int)
                 and isinstance(stored, int) and frames > 0 and stored > 0):
             return None
-        return cls(partial, frames, stored)
+        upload, header = d.get("upload", ""), d.get("header", "")
+        parts = _parts(d.get("parts", ()))
+        if not (isinstance(upload, str) and (not upload or _UPLOAD.match(upload))
+                and isinstance(header, str) and len(header) <= 1 << 16 and parts is not None):
+            return None
+        return cls(partial, frames, stored, upload, parts, header)
+
+
+def _parts(value: Any) -> tuple[tuple[int, str, int], ...] | None:
+    """A checkpoint's S3 parts, re-validated: [number, ETag, size] each; else None."""
+    if not isinstance(value, list | tuple) or len(value) > MAX_PARTS:
+        return None
+    parts = []
+    for p in value:
+        if not (isinstance(p, list | tuple) and len(p) == 3 and type(p[0]) is int
+                and isinstance(p[1], str) and _ETAG.match(p[1]) and type(p[2]) is int
+                and p[2] > 0):
+            return None
+        parts.append((p[0], p[1], p[2]))
+    return tuple(parts)
 
 
 class Progress:

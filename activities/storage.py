@@ -3,8 +3,6 @@ writer commits, so a crash mid-write never leaves something that looks complete.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import itertools
 import os
 import secrets
@@ -15,19 +13,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from activities.pipeline import BlockReader, file_blocks, read_ahead
-from activities.resume import HEARTBEAT_SECONDS, Checkpoint, Syncer, mapped, sync_dir, take_over
+from activities.resume import (
+    HEARTBEAT_SECONDS,
+    Checkpoint,
+    SourceChanged,
+    Syncer,
+    mapped,
+    sync_dir,
+    take_over,
+)
+from activities.s3writer import S3_PARALLEL, S3_PART, S3Writer
 from byok.errors import NotFound
 
-S3_PART = 16 << 20  # multipart parts (S3 needs at least 5 MiB except the last)
-# Parts (and ranged GETs) in flight at once: one S3 connection rarely passes ~100 MB/s, so
-# throughput comes from parallel requests; memory in flight is S3_PARALLEL x S3_PART.
-S3_PARALLEL = 4
 READ_BLOCK = 8 << 20  # read-ahead blocks of a full read (restore)
 READ_DEPTH = 4
-
-
-class SourceChanged(Exception):
-    """Retryable: the resumed partial is dropped, the next attempt starts over."""
 
 
 class Writer(Protocol):
@@ -39,6 +38,11 @@ class Writer(Protocol):
     def restart(self) -> None: ...  # drop the resumed bytes: start from byte zero
     checkpoint_name: str  # the partial object's name a checkpoint names
     interval: float  # seconds between syncs once on_durable is set
+    # True: a resume seals the source again from byte zero and the writer checks the bytes
+    # it already holds (S3); False: the encryptor goes on after the prefix's frames (file).
+    replays: bool
+    beat: Callable[[], object]  # called while the writer waits on a slow upload
+    def state(self) -> dict[str, Any]: ...  # what a checkpoint adds for this writer
     def commit(self) -> None: ...
     def abort(self, keep: bool = False) -> None: ...
 
@@ -107,6 +111,11 @@ class _FileWriter:
         self._sync: Syncer | None = None
         self.checkpoint_name = self.tmp.name
         self.interval = HEARTBEAT_SECONDS  # how often write() syncs once on_durable is set
+        self.replays = False
+        self.beat: Callable[[], object] = lambda: None
+
+    def state(self) -> dict[str, Any]:
+        return {}
 
     def write(self, data: bytes | bytearray) -> None:
         if self._tail > 0:
@@ -176,8 +185,8 @@ class S3Store:
     def __init__(self, s3: Any, bucket: str):
         self.s3, self.bucket = s3, bucket
 
-    def writer(self, key: str, resume: Checkpoint | None = None) -> _S3Writer:
-        return _S3Writer(self.s3, self.bucket, key)  # starts over: see docs/OPERATIONS.md
+    def writer(self, key: str, resume: Checkpoint | None = None) -> S3Writer:
+        return S3Writer(self.s3, self.bucket, key, resume)
 
     def reader(self, key: str) -> Any:
         try:
@@ -236,91 +245,3 @@ def _ranges(s3: Any, bucket: str, key: str, first: int, size: int, etag: str
             yield block
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _S3Writer:
-    """Parts upload on a small pool while the caller goes on encrypting; at most
-    S3_PARALLEL parts are in flight, so memory stays bounded whatever the object's size."""
-
-    resumed = 0
-    on_durable: Callable[[int], object] | None = None  # never called: nothing to resume
-    checkpoint_name = ""
-    interval = HEARTBEAT_SECONDS
-
-    def prefix(self) -> Any:
-        raise NotImplementedError("an S3 upload is never resumed")
-
-    def restart(self) -> None:
-        pass
-
-    def __init__(self, s3: Any, bucket: str, key: str):
-        self.s3, self.bucket, self.key = s3, bucket, key
-        self.upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-        self.parts: list[dict[str, Any]] = []
-        self.chunks: list[bytes | bytearray] = []
-        self.buffered = self.numbered = 0
-        self.pool = ThreadPoolExecutor(S3_PARALLEL, thread_name_prefix="s3-part")
-        self.pending: deque[Future[dict[str, Any]]] = deque()
-
-    def _upload(self, number: int, body: bytes) -> dict[str, Any]:
-        out = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                  PartNumber=number, Body=body)
-        return {"PartNumber": number, "ETag": out["ETag"]}
-
-    def _flush(self) -> None:
-        while len(self.pending) >= S3_PARALLEL:
-            self.parts.append(self.pending.popleft().result())  # raises a failed part
-        self.numbered += 1
-        body = b"".join(self.chunks)
-        self.chunks, self.buffered = [], 0
-        self.pending.append(self.pool.submit(self._upload, self.numbered, body))
-
-    def drain(self) -> None:
-        """Wait for every part in flight (and raise the first that failed)."""
-        while self.pending:
-            self.parts.append(self.pending.popleft().result())
-
-    def write(self, data: bytes | bytearray) -> None:
-        self.chunks.append(data)
-        self.buffered += len(data)
-        if self.buffered >= S3_PART:
-            self._flush()
-
-    def commit(self) -> None:
-        if self.buffered or not self.numbered:
-            self._flush()
-        self.drain()
-        self.pool.shutdown()
-        self.parts.sort(key=lambda p: p["PartNumber"])
-        try:
-            self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                              UploadId=self.upload_id,
-                                              MultipartUpload={"Parts": self.parts})
-        except Exception:
-            # Completing a large object can outlast the read timeout; the client's retry
-            # then finds the upload gone although the first call succeeded. The object is
-            # ours only if its ETag is the one these very parts make.
-            if not self._completed():
-                raise
-        # Uploads of crashed earlier attempts are invisible but billed until aborted.
-        listed = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key)
-        for upload in listed.get("Uploads", []):
-            if upload["Key"] == self.key and upload["UploadId"] != self.upload_id:
-                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                               UploadId=upload["UploadId"])
-
-    def _completed(self) -> bool:
-        digests = b"".join(bytes.fromhex(p["ETag"].strip('"')) for p in self.parts)
-        expected = f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(self.parts)}"'
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=self.key)
-        except Exception:  # noqa: BLE001 - not there (or unreadable): not completed
-            return False
-        return bool(head.get("ETag") == expected)
-
-    def abort(self, keep: bool = False) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        # NoSuchUpload: already completed or aborted, nothing is left to clean up.
-        with contextlib.suppress(self.s3.exceptions.NoSuchUpload):
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                           UploadId=self.upload_id)

@@ -60,13 +60,14 @@ def stage(consume: Callable[[Any], object], inline: bool, name: str,
     return Inline(consume) if inline else Stage(consume, DEPTH, name, progress.beat)
 
 
-def _checkpoints(name: str, progress: Progress, header: int, step: int
-                 ) -> Callable[[int], None]:
+def _checkpoints(name: str, progress: Progress, header: int, step: int,
+                 state: Callable[[], dict[str, Any]] = dict) -> Callable[[int], None]:
     """Checkpoint a partial file after its header at whole frames only (a backup's frames
-    are `step` bytes after the header; a restore's plaintext has no header, frames of fs)."""
+    are `step` bytes after the header; a restore's plaintext has no header, frames of fs);
+    `state` adds what the writer needs besides (the S3 vault's upload and parts)."""
     def durable(n: int) -> None:
         if n > header and (n - header) % step == 0:
-            progress.durable(Checkpoint(name, (n - header) // step, n))
+            progress.durable(Checkpoint(name, (n - header) // step, n, **state()))
     return durable
 
 
@@ -153,7 +154,9 @@ class VaultActivities:
         # A retry resumes from the partial object the last attempt checkpointed (same data
         # key: its wrapped form is in the partial's header; the digest re-hashed from it).
         checkpoint = Checkpoint.from_heartbeat(f"{PurePosixPath(plan.object_key).name}.")
-        writer = self.store.writer(plan.object_key, checkpoint)
+        with progress.during("vault"):  # S3: ListParts, or a new multipart upload
+            writer = self.store.writer(plan.object_key, checkpoint)
+        writer.beat = progress.beat
         try:
             enc, frames, hasher = self._encryptor(plan, writer, checkpoint, key_arn, context,
                                                   progress)
@@ -175,7 +178,7 @@ class VaultActivities:
         head = [c for c in (first, second) if c is not None]
         writer.interval = progress.interval
         writer.on_durable = _checkpoints(writer.checkpoint_name, progress, len(enc.header()),
-                                         enc.frame_size + FRAME_OVERHEAD)
+                                         enc.frame_size + FRAME_OVERHEAD, writer.state)
         hashing = stage(hasher.update, small, "backup-hash", progress)
         writing = stage(writer.write, small, "backup-write", progress)
         source = iter(head) if small else read_ahead(itertools.chain(head, chunks), DEPTH,
@@ -202,6 +205,8 @@ class VaultActivities:
             raise
         r = enc.result
         digest = hasher.hexdigest()
+        if writer.replays and writer.resumed and checkpoint is not None:
+            frames = checkpoint.frames  # sealed again, but not uploaded again
         return BackupResult(plan.tenant_id, plan.backup_id, True, r.key_arn, r.plaintext_size,
                             r.stored_size, digest if self.digest_alg == SHA256 else "",
                             digest=digest, digest_alg=self.digest_alg,
@@ -217,13 +222,17 @@ class VaultActivities:
         if writer.resumed and checkpoint is not None:
             # Under its new name at once: a crash from here on still resumes.
             progress.durable(Checkpoint(writer.checkpoint_name, checkpoint.frames,
-                                        writer.resumed))
+                                        writer.resumed, **writer.state()))
+            # A writer that replays holds only the header: the source is sealed again from
+            # frame 0 and checked against what the writer holds (S3), not read back.
+            kept = 0 if writer.replays else checkpoint.frames
             with progress.during("resume"):
-                enc = resume_encryptor(writer.prefix(), checkpoint.frames, key_arn, context,
+                enc = resume_encryptor(writer.prefix(), kept, key_arn, context,
                                        self.provider(plan.tenant_id), hasher)
+                if enc is None:
+                    writer.restart()  # not ours, or damaged: start over
             if enc is not None:
-                return enc, checkpoint.frames, hasher
-            writer.restart()  # not ours, or damaged: start over
+                return enc, kept, hasher
             progress.checkpoint = None
             hasher = new_hasher(self.digest_alg)
         with progress.during("data key"):

@@ -22,6 +22,7 @@ def apply() -> None:
             kms_deletion,
             kms_fixes,
             kms_guard,
+            s3_fixes,
             sns_delivery,
             speed,
             sts_fixes,
@@ -37,6 +38,7 @@ def apply() -> None:
         from . import cfn_policies
         cfn_policies.apply()
         sns_delivery.apply()
+        s3_fixes.apply()
         speed.apply()
         _applied = True
 
