@@ -15,6 +15,7 @@ from typing import Any
 import blake3
 import pytest
 from sqlalchemy.engine import Engine
+from temporalio.exceptions import ApplicationError
 
 import activities.s3writer as s3writer
 import activities.vault as vault_module
@@ -40,6 +41,7 @@ from tests.activities.test_resume import (
     tenant,
     upload,
 )
+from tests.workflows.test_permissions import _service_policy_without
 from worker import key_cache
 
 __all__ = ["counting", "tenant"]  # fixtures shared with the file-vault resume tests
@@ -83,10 +85,10 @@ def expected_envelope(acts: VaultActivities, tenant: str, backup_id: str, blob: 
 
 
 def killed_backup(counting: AwsClients, engine: Engine, settings: Settings, tenant: str,
-                  monkeypatch: pytest.MonkeyPatch, data: bytes = DATA, die_after: int = 12 * MIB
+                  monkeypatch: pytest.MonkeyPatch, plan: Any = None, die_after: int = 12 * MIB
                   ) -> tuple[Any, list[tuple[Any, ...]], Any, list[int]]:
-    src = upload(settings, tenant, data)
-    plan = plan_backup(engine, settings, tenant, src)
+    src = upload(settings, tenant, DATA)
+    plan = plan or plan_backup(engine, settings, tenant, src)
     acts = VaultActivities(counting, engine, settings, store(counting, settings),
                            key_cache(settings))
     beats: list[tuple[Any, ...]] = []
@@ -208,6 +210,17 @@ def test_a_damaged_or_aborted_upload_starts_over_and_is_aborted(
     assert result.digest == blake3.blake3(DATA).hexdigest()
     assert uploads(s3) == [] and objects(s3) == [plan.object_key]  # the stale one aborted
 
+    # A header that does not open (not this backup's envelope): the upload is dropped.
+    s3.delete(plan.object_key)
+    _, beats, first, _ = killed_backup(counting, engine, fast, tenant, monkeypatch, plan)
+    cp = dict(next(b for b in beats if b[1])[1])
+    foreign = dict(cp, header=base64.b64encode(b"BYOK" + bytes(200)).decode())
+    monkeypatch.setattr(vault_module, "open_source", counted_source([], None))
+    result = env_with([(0, foreign)], first).run(acts.write_backup, plan)
+    assert result.ok and result.resumed_bytes == 0
+    assert result.digest == blake3.blake3(DATA).hexdigest()
+    assert uploads(s3) == [] and objects(s3) == [plan.object_key]
+
     # An aborted upload (gone): the checkpoint is not resumed either.
     s3.delete(plan.object_key)
     result = env_with([(0, cp)], first).run(acts.write_backup, plan)
@@ -290,3 +303,57 @@ def test_a_retried_restore_from_s3_resumes_into_its_partial_file(
     head = read_header(s3.reader(plan.object_key).read).to_bytes()
     assert healthy.starts == [len(head) + checkpoint["frames"] * (fast.frame_size + 25)]
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".partial")]
+
+
+def test_taking_over_an_upload_needs_list_multipart_upload_parts(
+        counting: AwsClients, engine: Engine, fast: Settings, tenant: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """service.yaml grants the service role s3:ListMultipartUploadParts for this alone."""
+    s3 = store(counting, fast)
+    plan, beats, first, _ = killed_backup(counting, engine, fast, tenant, monkeypatch)
+    beats[:] = [next(b for b in beats if b[1])]
+    _service_policy_without(counting, fast, "ReadWriteVault", "s3:ListMultipartUploadParts")
+    monkeypatch.setattr(vault_module, "open_source", counted_source([], None))
+    acts = VaultActivities(counting, engine, fast, s3, key_cache(fast))
+    with pytest.raises(ApplicationError, match=r"AccessDenied.*ListParts"):
+        env_with(list(beats), first).run(acts.write_backup, plan)
+
+
+class _Slow:
+    """The real S3 client, whose multipart create and part uploads each take `delay` s."""
+
+    def __init__(self, inner: Any, delay: float):
+        self.inner, self.delay, self.calls = inner, delay, list[tuple[str, float, float]]()
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.inner, name)
+        if name not in ("create_multipart_upload", "upload_part"):
+            return found
+
+        def slow(**kwargs: Any) -> Any:
+            start = time.monotonic()
+            time.sleep(self.delay)
+            out = found(**kwargs)
+            self.calls.append((name, start, time.monotonic()))
+            return out
+        return slow
+
+
+@pytest.mark.parametrize("size", [3 * MIB, 12 * MIB])  # one part (inline) or a pipeline
+def test_a_slow_multipart_create_and_part_upload_heartbeat(
+        counting: AwsClients, engine: Engine, settings: Settings, tenant: str, size: int
+        ) -> None:
+    settings = settings.model_copy(update={"transfer_checkpoint_seconds": 0.2})
+    plan = plan_backup(engine, settings, tenant, upload(settings, tenant, DATA[:size]))
+    real = store(counting, settings)
+    slow = _Slow(real.s3, 1.2)
+    acts = VaultActivities(counting, engine, settings, S3Store(slow, real.bucket),
+                           key_cache(settings))
+    beats: list[tuple[Any, ...]] = []
+    env = env_with(beats)
+    times: list[float] = []
+    env.on_heartbeat = lambda *details: times.append(time.monotonic())
+    assert env.run(acts.write_backup, plan).ok
+    for name in ("create_multipart_upload", "upload_part"):
+        [(_, start, end), *_] = [c for c in slow.calls if c[0] == name]
+        assert sum(start < t < end for t in times) >= 3, name  # beats while it ran
