@@ -148,7 +148,9 @@ class S3Writer:
     def state(self) -> dict[str, Any]:
         """What a checkpoint adds for this writer (no key material: the header holds the
         data key only in its KMS-wrapped form, as the object itself does)."""
-        return {"upload": self.upload_id, "parts": tuple(self.parts),
+        # The kept parts still to check are the upload's too: a crash before the replay
+        # passed them resumes from them again.
+        return {"upload": self.upload_id, "parts": (*self.parts, *self._verify),
                 "header": base64.b64encode(self.head).decode()}
 
     def _upload(self, number: int, body: bytes) -> Part:

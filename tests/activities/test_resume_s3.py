@@ -85,15 +85,18 @@ def expected_envelope(acts: VaultActivities, tenant: str, backup_id: str, blob: 
 
 
 def killed_backup(counting: AwsClients, engine: Engine, settings: Settings, tenant: str,
-                  monkeypatch: pytest.MonkeyPatch, plan: Any = None, die_after: int = 12 * MIB
+                  monkeypatch: pytest.MonkeyPatch, plan: Any = None, die_after: int = 12 * MIB,
+                  retry_of: Any = None, beats: list[tuple[Any, ...]] | None = None
                   ) -> tuple[Any, list[tuple[Any, ...]], Any, list[int]]:
+    """A backup whose source dies after `die_after` bytes (a retry of `retry_of`, given
+    its last attempt's `beats`): (plan, heartbeats, its environment, bytes read)."""
     src = upload(settings, tenant, DATA)
     plan = plan or plan_backup(engine, settings, tenant, src)
     acts = VaultActivities(counting, engine, settings, store(counting, settings),
                            key_cache(settings))
-    beats: list[tuple[Any, ...]] = []
+    beats = [] if beats is None else beats
     read: list[int] = []
-    first = env_with(beats)
+    first = env_with(beats, retry_of)
     dying = counted_source(read, die_after)
 
     def slow(*args: Any) -> Iterator[bytes]:  # a long transfer: parts return while it reads
@@ -357,3 +360,23 @@ def test_a_slow_multipart_create_and_part_upload_heartbeat(
     for name in ("create_multipart_upload", "upload_part"):
         [(_, start, end), *_] = [c for c in slow.calls if c[0] == name]
         assert sum(start < t < end for t in times) >= 3, name  # beats while it ran
+
+
+def test_an_s3_resume_killed_again_before_its_replay_passed_the_kept_parts_resumes_again(
+        counting: AwsClients, engine: Engine, fast: Settings, tenant: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = store(counting, fast)
+    plan, beats, first, _ = killed_backup(counting, engine, fast, tenant, monkeypatch)
+    beats[:] = [beats[-1]]
+    kept = beats[-1][1]["parts"]
+    _, beats, second, _ = killed_backup(counting, engine, fast, tenant, monkeypatch, plan,
+                                        die_after=2 * MIB, retry_of=first, beats=beats)
+    [(_, upload_id)] = uploads(s3)  # the same upload, taken over twice
+    assert beats[-1][1]["upload"] == upload_id
+    assert [list(p) for p in beats[-1][1]["parts"]][:len(kept)] == [list(p) for p in kept]
+    monkeypatch.setattr(vault_module, "open_source", counted_source([], None))
+    acts = VaultActivities(counting, engine, fast, s3, key_cache(fast))
+    result = env_with(beats, second).run(acts.write_backup, plan)
+    assert result.ok and result.resumed_bytes > 0
+    assert result.digest == blake3.blake3(DATA).hexdigest()
+    assert objects(s3) == [plan.object_key] and uploads(s3) == []
