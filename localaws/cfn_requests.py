@@ -37,9 +37,10 @@ class Request:
     deadline: datetime
     url_expires: datetime
     response_url: str
-    state: str = "pending"  # answered | failed | timed_out
+    state: str = "pending"  # answered | failed | timed_out | cancelled
     immediate_failure: str = ""
     responses: int = 0
+    rollback: bool = False  # the Update back to the old properties of a failed update
 
 
 @dataclass
@@ -57,7 +58,7 @@ def _sign(request_id: str, expires: int) -> str:
 
 
 def new_request(resource: Any, request_type: str, base_url: str,
-                old: dict[str, Any] | None) -> Request:
+                old: dict[str, Any] | None, rollback: bool = False) -> Request:
     request_id = secrets.token_hex(16)
     timeout = int(resource.properties.get("ServiceTimeout") or DEFAULT_SERVICE_TIMEOUT)
     now = clock.now()
@@ -67,7 +68,7 @@ def new_request(resource: Any, request_type: str, base_url: str,
     url = (f"{base_url}{RESPONSE_PATH}{request_id}?X-Amz-Expires={lifetime}"
            f"&Expires={epoch}&X-Amz-Signature={_sign(request_id, epoch)}")
     request = Request(request_id, request_type, resource, old, now + timedelta(seconds=timeout),
-                      expires, url)
+                      expires, url, rollback=rollback)
     with _lock:
         _state.requests[request_id] = request
     return request
@@ -90,7 +91,21 @@ def _event(stack: Stack, resource: Any, status: str, reason: str | None = None) 
 def _complete(request: Request, stack: Stack, body: dict[str, Any]) -> None:
     resource, kind = request.resource, request.request_type
     resource.physical_id = str(body.get("PhysicalResourceId") or resource.physical_id)
-    if kind == "Create" and stack.status != "UPDATE_IN_PROGRESS":
+    request.state = "answered"
+    if kind == "Delete":
+        resource.deleted = True
+        _event(stack, resource, "DELETE_COMPLETE")
+        if stack.status == "DELETE_IN_PROGRESS" and not _pending(stack, "Delete"):
+            res = request.resource
+            cloudformation_backends[res.account_id][res.region_name].delete_stack(
+                stack.stack_id)
+    elif request.rollback:
+        resource.set_data(body.get("Data") or {})
+        _event(stack, resource, "UPDATE_COMPLETE")
+        stack.output_map = stack._create_output_map()
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+    elif kind == "Create" and stack.status != "UPDATE_IN_PROGRESS":
         resource.set_data(body.get("Data") or {})
         _event(stack, resource, "CREATE_COMPLETE")
         stack.verify_readiness()
@@ -100,7 +115,11 @@ def _complete(request: Request, stack: Stack, body: dict[str, Any]) -> None:
         stack.output_map = stack._create_output_map()
         stack._add_stack_event("UPDATE_COMPLETE")
         stack.status = "UPDATE_COMPLETE"
-    request.state = "answered"
+
+
+def _pending(stack: Stack, kind: str) -> list[Request]:
+    return [r for r in _state.requests.values() if r.state == "pending" and
+            r.request_type == kind and r.resource.stack_id == stack.stack_id]
 
 
 def _fail(request: Request, stack: Stack, reason: str, state: str = "failed") -> None:
@@ -122,10 +141,33 @@ def _fail(request: Request, stack: Stack, reason: str, state: str = "failed") ->
         stack.output_map._output_json_map = {}
         stack.status = "ROLLBACK_COMPLETE"
         stack._add_stack_event("ROLLBACK_COMPLETE")
-    elif kind in ("Create", "Update"):
+    elif kind == "Delete":
+        # Only a stack's deletion waits for it; a rollback's Delete is sent and not awaited.
+        if stack.status == "DELETE_IN_PROGRESS":
+            _event(stack, resource, "DELETE_FAILED", reason)
+            stack.status = "DELETE_FAILED"
+            stack._add_stack_event("DELETE_FAILED", "The following resource(s) failed to "
+                                   f"delete: [{resource.logical_id}]. ")
+    elif request.rollback:
+        _event(stack, resource, "UPDATE_FAILED", reason)
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        stack._add_stack_event("UPDATE_ROLLBACK_FAILED", "The following resource(s) failed "
+                               f"to update: [{resource.logical_id}]. ")
+    elif kind == "Update" and request.old_properties is not None:
+        _event(stack, resource, "UPDATE_FAILED", reason)
+        # As AWS: the resource gets an Update back to its old properties, and the stack
+        # stays UPDATE_ROLLBACK_IN_PROGRESS until that is answered.
+        stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) "
+                               f"failed to update: [{resource.logical_id}]. ")
+        new = resource.properties
+        resource.properties = request.old_properties
+        back = resource.send("Update", new, rollback=True)
+        if back.immediate_failure:
+            _fail(back, stack, back.immediate_failure)
+    else:  # a resource the update added
         _event(stack, resource, f"{kind.upper()}_FAILED", reason)
         _roll_back_update(stack, resource, request.old_properties)
-    # A Delete is not waited for here (the stack is already gone): nothing to roll back.
 
 
 def _roll_back_update(stack: Stack, resource: Any, old: dict[str, Any] | None) -> None:
@@ -229,6 +271,21 @@ def settle_immediate(stack: Stack) -> None:
             if request.immediate_failure and request.state == "pending" and \
                     request.resource.stack_id == stack.stack_id:
                 _fail(request, stack, request.immediate_failure)
+
+
+def begin_delete(stack: Stack) -> None:
+    """A stack's deletion starts: what its custom resources were still asked is moot."""
+    with _lock:
+        for request in _state.requests.values():
+            if request.state == "pending" and request.resource.stack_id == stack.stack_id:
+                request.state = "cancelled"
+        stack.status = "DELETE_IN_PROGRESS"
+        stack._add_stack_event("DELETE_IN_PROGRESS", "User Initiated")
+
+
+def fail_now(request: Request, stack: Stack) -> None:
+    with _lock:
+        _fail(request, stack, request.immediate_failure)
 
 
 def refuse_update(resource: Any, reason: str) -> None:

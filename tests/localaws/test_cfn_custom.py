@@ -235,15 +235,6 @@ def test_update_waits_for_its_answer(local: Target) -> None:
     assert _status(cfn) == "UPDATE_COMPLETE"
 
 
-def test_failed_update_rolls_back(local: Target) -> None:
-    topic, sqs, queue, cfn = _complete(local)
-    _update(cfn, Topic=topic, Marker="two")
-    event = _request(sqs, queue)
-    _put(event["ResponseURL"], _answer(event, "FAILED", Reason="not allowed"))
-    assert _status(cfn) == "UPDATE_ROLLBACK_COMPLETE"
-    assert any("Notify UPDATE_FAILED" in r and "not allowed" in r for r in _reasons(cfn))
-
-
 def test_service_token_cannot_change_on_update(local: Target) -> None:
     _topic, _sqs, _queue_url, cfn = _complete(local)
     other = local.client("sns", SERVICE_ACCOUNT).create_topic(Name="other")["TopicArn"]
