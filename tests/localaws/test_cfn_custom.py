@@ -275,3 +275,14 @@ def test_the_deployed_service_topic_policy_lets_tenant_stacks_publish(local: Tar
     cfn = _create(local, topic)
     assert _request(sqs, queue)["RequestType"] == "Create"
     assert _status(cfn) == "CREATE_IN_PROGRESS"
+
+
+def test_without_the_deployed_queue_policy_no_request_reaches_the_queue(local: Target) -> None:
+    # service.yaml's queue policy has one statement (OnlyTheCallbackTopicSends): without it
+    # SNS drops the tenant stack's request, and the stack waits for an answer that never comes.
+    topic, sqs, queue = _queue(local)
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": ""})
+    cfn = _create(local, topic)
+    time.sleep(0.5)
+    assert not sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages")
+    assert _status(cfn) == "CREATE_IN_PROGRESS"
