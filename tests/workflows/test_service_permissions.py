@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from activities.storage import S3Store
 from byok.audit_anchor import S3Anchors
-from byok.errors import ByokError
+from byok.errors import ByokError, NotFound
 from byok.settings import Settings
 from tests.workflows.enable_helpers import in_thread
 from tests.workflows.test_permissions import _service_policy_without
@@ -28,6 +29,20 @@ async def test_audit_anchor_verification_needs_list_bucket(settings: Settings,
         await in_thread(anchors.latest)
     assert caught.value.response["Error"]["Code"] == "AccessDenied"
     assert "s3:ListBucket " in caught.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("read", ["reader", "stream"])
+async def test_a_missing_backup_object_is_named_only_with_list_bucket(
+        settings: Settings, aws: Any, read: str) -> None:
+    # A restore of a backup whose object is gone says so; without s3:ListBucket S3 answers
+    # a missing object with AccessDenied (as it does on AWS) and the restore cannot tell.
+    store = S3Store(aws.service("s3"), settings.vault_bucket)
+    with pytest.raises(NotFound, match="missing from the vault"):
+        await in_thread(getattr(store, read), "t/absent.byok")
+    _service_policy_without(aws, settings, "ListVault", "s3:ListBucket")
+    with pytest.raises(ClientError) as caught:
+        await in_thread(getattr(store, read), "t/absent.byok")
+    assert caught.value.response["Error"]["Code"] in ("AccessDenied", "403")
 
 
 def _own_role(aws: Any, settings: Settings) -> str:
