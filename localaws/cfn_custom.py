@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from moto.cloudformation.custom_model import CustomModel
-from moto.cloudformation.models import Stack
+from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.moto_api._internal import mock_random
 from moto.sns.models import sns_backends
 
@@ -39,14 +39,16 @@ class SnsCustomResource(CustomModel):
         self.stack_id, self.resource_type, self.properties = stack_id, resource_type, properties
         self.account_id = account_id
         self.physical_id = ""
+        self.deleted = False  # its Delete was answered SUCCESS: moto may drop it
 
     @property
     def physical_resource_id(self) -> str:
         return self.physical_id or self.resource_name
 
-    def send(self, request_type: str, old: dict[str, Any] | None = None) -> Request:
+    def send(self, request_type: str, old: dict[str, Any] | None = None,
+             rollback: bool = False) -> Request:
         token = str(self.properties["ServiceToken"])
-        request = cfn_requests.new_request(self, request_type, server_url, old)
+        request = cfn_requests.new_request(self, request_type, server_url, old, rollback)
         event: dict[str, Any] = {
             "RequestType": request_type,
             "ServiceToken": token,
@@ -68,8 +70,10 @@ class SnsCustomResource(CustomModel):
         return request
 
     def delete(self, account_id: str, region_name: str) -> None:
-        # AWS waits for the Delete's answer too; localaws sends it and deletes at once.
-        self.send("Delete")
+        # A stack's deletion waits for the Delete's answer (_delete_stack); a failed
+        # create's rollback sends it without waiting (docs/LOCALAWS.md).
+        if not self.deleted:
+            self.send("Delete")
 
 
 def publish_denied(token: str, region: str, stack_account: str, policy: Any) -> str:
@@ -184,9 +188,53 @@ def _stack_update(original: Any) -> Any:
     return update
 
 
+def _custom_resources(stack: Stack) -> list[SnsCustomResource]:
+    parsed = stack.resource_map._parsed_resources.values()
+    return [r for r in parsed if isinstance(r, SnsCustomResource) and not r.deleted]
+
+
+def _delete_stack(original: Any) -> Any:
+    def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+        stacks = [s for s in self.stacks.values()
+                  if name_or_stack_id in (s.stack_id, s.name)]
+        customs = _custom_resources(stacks[0]) if stacks else []
+        if not customs:
+            original(self, name_or_stack_id)
+            return
+        stack = stacks[0]
+        if stack.status == "DELETE_IN_PROGRESS":
+            return  # already waiting for the answers
+        # As on AWS, the stack stays DELETE_IN_PROGRESS until each custom resource's Delete
+        # is answered; the rest of the stack goes once all are answered SUCCESS.
+        cfn_requests.begin_delete(stack)
+        for resource in customs:
+            request = resource.send("Delete")
+            if request.immediate_failure:
+                cfn_requests.fail_now(request, stack)
+                return
+
+    return delete_stack
+
+
+def _stack_delete(original: Any) -> Any:
+    def delete(self: Stack) -> None:
+        if self.status != "DELETE_IN_PROGRESS":
+            original(self)
+            return
+        # Its custom resources answered: the remaining resources go now.
+        self.resource_map.delete()
+        self._add_stack_event("DELETE_COMPLETE")
+        self.status = "DELETE_COMPLETE"
+
+    return delete
+
+
 def apply() -> None:
     original = CustomModel.create_from_cloudformation_json
     CustomModel.create_from_cloudformation_json = _create(original)  # type: ignore[method-assign]
     CustomModel.update_from_cloudformation_json = classmethod(_update)  # type: ignore[assignment]
     Stack.create_resources = _create_resources(Stack.create_resources)  # type: ignore[method-assign]
     Stack.update = _stack_update(Stack.update)  # type: ignore[method-assign]
+    Stack.delete = _stack_delete(Stack.delete)  # type: ignore[method-assign]
+    delete_stack = _delete_stack(CloudFormationBackend.delete_stack)
+    CloudFormationBackend.delete_stack = delete_stack  # type: ignore[method-assign]

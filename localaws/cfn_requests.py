@@ -1,17 +1,15 @@
-"""Outstanding custom-resource requests: presigned ResponseURLs, the responses PUT to them,
-ServiceTimeout on localaws's clock, and the stack's completion or rollback."""
+"""Outstanding custom-resource requests: presigned ResponseURLs, ServiceTimeout on localaws's
+clock, and what an answer (cfn_response.py) does to the stack: completion, rollback, deletion."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
 from moto.cloudformation.models import Event, Stack, cloudformation_backends
 
@@ -20,11 +18,9 @@ from . import clock
 RESPONSE_PATH = "/_localaws/cfn-response/"
 DEFAULT_SERVICE_TIMEOUT = 3600  # seconds, as AWS
 URL_LIFETIME = timedelta(hours=2)  # AWS presigns the ResponseURL for two hours
-MAX_RESPONSE_BYTES = 4096
 TIMEOUT_REASON = "Custom Resource failed to stabilize in expected time"
 
-Response = tuple[int, list[tuple[str, str]], bytes]
-_lock = threading.RLock()
+lock = threading.RLock()
 _secret = secrets.token_bytes(32)
 
 
@@ -37,9 +33,10 @@ class Request:
     deadline: datetime
     url_expires: datetime
     response_url: str
-    state: str = "pending"  # answered | failed | timed_out
+    state: str = "pending"  # answered | failed | timed_out | cancelled
     immediate_failure: str = ""
     responses: int = 0
+    rollback: bool = False  # the Update back to the old properties of a failed update
 
 
 @dataclass
@@ -49,15 +46,15 @@ class _State:
     refused_updates: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
 
-_state = _State()
+state = _State()
 
 
-def _sign(request_id: str, expires: int) -> str:
+def sign(request_id: str, expires: int) -> str:
     return hmac.new(_secret, f"{request_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def new_request(resource: Any, request_type: str, base_url: str,
-                old: dict[str, Any] | None) -> Request:
+                old: dict[str, Any] | None, rollback: bool = False) -> Request:
     request_id = secrets.token_hex(16)
     timeout = int(resource.properties.get("ServiceTimeout") or DEFAULT_SERVICE_TIMEOUT)
     now = clock.now()
@@ -65,15 +62,15 @@ def new_request(resource: Any, request_type: str, base_url: str,
     epoch = int((expires - datetime(1970, 1, 1)).total_seconds())
     lifetime = int(URL_LIFETIME.total_seconds())
     url = (f"{base_url}{RESPONSE_PATH}{request_id}?X-Amz-Expires={lifetime}"
-           f"&Expires={epoch}&X-Amz-Signature={_sign(request_id, epoch)}")
+           f"&Expires={epoch}&X-Amz-Signature={sign(request_id, epoch)}")
     request = Request(request_id, request_type, resource, old, now + timedelta(seconds=timeout),
-                      expires, url)
-    with _lock:
-        _state.requests[request_id] = request
+                      expires, url, rollback=rollback)
+    with lock:
+        state.requests[request_id] = request
     return request
 
 
-def _stack(request: Request) -> Stack | None:
+def stack_of(request: Request) -> Stack | None:
     res = request.resource
     try:
         return cloudformation_backends[res.account_id][res.region_name].get_stack(res.stack_id)
@@ -87,10 +84,24 @@ def _event(stack: Stack, resource: Any, status: str, reason: str | None = None) 
                               reason, None))
 
 
-def _complete(request: Request, stack: Stack, body: dict[str, Any]) -> None:
+def complete(request: Request, stack: Stack, body: dict[str, Any]) -> None:
     resource, kind = request.resource, request.request_type
     resource.physical_id = str(body.get("PhysicalResourceId") or resource.physical_id)
-    if kind == "Create" and stack.status != "UPDATE_IN_PROGRESS":
+    request.state = "answered"
+    if kind == "Delete":
+        resource.deleted = True
+        _event(stack, resource, "DELETE_COMPLETE")
+        if stack.status == "DELETE_IN_PROGRESS" and not _pending(stack, "Delete"):
+            res = request.resource
+            cloudformation_backends[res.account_id][res.region_name].delete_stack(
+                stack.stack_id)
+    elif request.rollback:
+        resource.set_data(body.get("Data") or {})
+        _event(stack, resource, "UPDATE_COMPLETE")
+        stack.output_map = stack._create_output_map()
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+    elif kind == "Create" and stack.status != "UPDATE_IN_PROGRESS":
         resource.set_data(body.get("Data") or {})
         _event(stack, resource, "CREATE_COMPLETE")
         stack.verify_readiness()
@@ -100,10 +111,14 @@ def _complete(request: Request, stack: Stack, body: dict[str, Any]) -> None:
         stack.output_map = stack._create_output_map()
         stack._add_stack_event("UPDATE_COMPLETE")
         stack.status = "UPDATE_COMPLETE"
-    request.state = "answered"
 
 
-def _fail(request: Request, stack: Stack, reason: str, state: str = "failed") -> None:
+def _pending(stack: Stack, kind: str) -> list[Request]:
+    return [r for r in state.requests.values() if r.state == "pending" and
+            r.request_type == kind and r.resource.stack_id == stack.stack_id]
+
+
+def fail(request: Request, stack: Stack, reason: str, state: str = "failed") -> None:
     resource, kind = request.resource, request.request_type
     request.state = state
     if kind == "Create" and stack.status != "UPDATE_IN_PROGRESS":
@@ -122,10 +137,33 @@ def _fail(request: Request, stack: Stack, reason: str, state: str = "failed") ->
         stack.output_map._output_json_map = {}
         stack.status = "ROLLBACK_COMPLETE"
         stack._add_stack_event("ROLLBACK_COMPLETE")
-    elif kind in ("Create", "Update"):
+    elif kind == "Delete":
+        # Only a stack's deletion waits for it; a rollback's Delete is sent and not awaited.
+        if stack.status == "DELETE_IN_PROGRESS":
+            _event(stack, resource, "DELETE_FAILED", reason)
+            stack.status = "DELETE_FAILED"
+            stack._add_stack_event("DELETE_FAILED", "The following resource(s) failed to "
+                                   f"delete: [{resource.logical_id}]. ")
+    elif request.rollback:
+        _event(stack, resource, "UPDATE_FAILED", reason)
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        stack._add_stack_event("UPDATE_ROLLBACK_FAILED", "The following resource(s) failed "
+                               f"to update: [{resource.logical_id}]. ")
+    elif kind == "Update" and request.old_properties is not None:
+        _event(stack, resource, "UPDATE_FAILED", reason)
+        # As AWS: the resource gets an Update back to its old properties, and the stack
+        # stays UPDATE_ROLLBACK_IN_PROGRESS until that is answered.
+        stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) "
+                               f"failed to update: [{resource.logical_id}]. ")
+        new = resource.properties
+        resource.properties = request.old_properties
+        back = resource.send("Update", new, rollback=True)
+        if back.immediate_failure:
+            fail(back, stack, back.immediate_failure)
+    else:  # a resource the update added
         _event(stack, resource, f"{kind.upper()}_FAILED", reason)
         _roll_back_update(stack, resource, request.old_properties)
-    # A Delete is not waited for here (the stack is already gone): nothing to roll back.
 
 
 def _roll_back_update(stack: Stack, resource: Any, old: dict[str, Any] | None) -> None:
@@ -138,110 +176,53 @@ def _roll_back_update(stack: Stack, resource: Any, old: dict[str, Any] | None) -
     stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
 
 
-def _problem(request: Request, body: dict[str, Any]) -> str:
-    """Why a response object is invalid, or ''."""
-    status = body.get("Status")
-    if status not in ("SUCCESS", "FAILED"):
-        return "Invalid response object: Status must be SUCCESS or FAILED"
-    res = request.resource
-    for name, expected in (("RequestId", request.request_id), ("StackId", res.stack_id),
-                           ("LogicalResourceId", res.logical_id)):
-        if body.get(name) != expected:
-            return f"Invalid response object: {name} does not match the request"
-    if status == "SUCCESS" and not body.get("PhysicalResourceId"):
-        return "Invalid PhysicalResourceId"
-    if "Data" in body and not isinstance(body["Data"], dict):
-        return "Invalid response object: Data must be an object"
-    return ""
-
-
-def handle(method: str, path: str, query: str, body: bytes) -> Response:
-    """A PUT to a ResponseURL (S3's answers for a bad or expired presigned URL)."""
-    request_id = path[len(RESPONSE_PATH):].strip("/")
-    args = {k: v[0] for k, v in parse_qs(query).items()}
-    with _lock:
-        request = _state.requests.get(request_id)
-        try:
-            expires = int(args.get("Expires", ""))
-        except ValueError:
-            expires = -1
-        if request is None or not hmac.compare_digest(
-                args.get("X-Amz-Signature", ""), _sign(request_id, expires)):
-            return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated "
-                             "does not match the signature you provided.")
-        if method != "PUT":
-            return _s3_error(405, "MethodNotAllowed", "The specified method is not allowed "
-                             "against this resource.")
-        if clock.now() > request.url_expires:
-            return _s3_error(403, "AccessDenied", "Request has expired")
-        request.responses += 1
-        entry: dict[str, Any] = {"request_id": request_id, "request_type": request.request_type,
-                                 "stack_id": request.resource.stack_id, "used": False}
-        _state.log.append(entry)
-        if request.state != "pending":
-            return 200, [], b""  # S3 stores it; CloudFormation has stopped listening
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            doc = None
-        entry["response"] = doc
-        stack = _stack(request)
-        if stack is None:
-            return 200, [], b""
-        entry["used"] = True
-        if len(body) > MAX_RESPONSE_BYTES:
-            _fail(request, stack, "Response object is too long.")
-        elif not isinstance(doc, dict):
-            _fail(request, stack, "Invalid response object: the body is not a JSON object")
-        elif problem := _problem(request, doc):
-            _fail(request, stack, problem)
-        elif doc["Status"] == "SUCCESS":
-            _complete(request, stack, doc)
-        else:
-            _fail(request, stack, "Received response status [FAILED] from custom resource. "
-                  f"Message returned: {doc.get('Reason') or 'See the details in CloudWatch Log'}"
-                  f" (RequestId: {request_id})")
-    return 200, [], b""
-
-
-def _s3_error(status: int, code: str, message: str) -> Response:
-    xml = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
-           f"<Message>{message}</Message></Error>")
-    return status, [("Content-Type", "application/xml")], xml.encode()
-
-
 def sweep() -> None:
     """Fail every pending request whose ServiceTimeout has passed on localaws's clock."""
     now = clock.now()
-    with _lock:
-        for request in list(_state.requests.values()):
+    with lock:
+        for request in list(state.requests.values()):
             if request.state == "pending" and now > request.deadline:
-                stack = _stack(request)
+                stack = stack_of(request)
                 if stack is not None:
-                    _fail(request, stack, TIMEOUT_REASON, state="timed_out")
+                    fail(request, stack, TIMEOUT_REASON, state="timed_out")
                 else:
                     request.state = "timed_out"
 
 
 def settle_immediate(stack: Stack) -> None:
-    with _lock:
-        for request in list(_state.requests.values()):
+    with lock:
+        for request in list(state.requests.values()):
             if request.immediate_failure and request.state == "pending" and \
                     request.resource.stack_id == stack.stack_id:
-                _fail(request, stack, request.immediate_failure)
+                fail(request, stack, request.immediate_failure)
+
+
+def begin_delete(stack: Stack) -> None:
+    """A stack's deletion starts: what its custom resources were still asked is moot."""
+    with lock:
+        for request in state.requests.values():
+            if request.state == "pending" and request.resource.stack_id == stack.stack_id:
+                request.state = "cancelled"
+        stack.status = "DELETE_IN_PROGRESS"
+        stack._add_stack_event("DELETE_IN_PROGRESS", "User Initiated")
+
+
+def fail_now(request: Request, stack: Stack) -> None:
+    with lock:
+        fail(request, stack, request.immediate_failure)
 
 
 def refuse_update(resource: Any, reason: str) -> None:
-    with _lock:
-        _state.refused_updates[resource.stack_id] = (resource, reason)
+    with lock:
+        state.refused_updates[resource.stack_id] = (resource, reason)
 
 
 def after_update(stack: Stack) -> None:
     """Called after moto applied an update: a refused or pending request decides the status."""
-    with _lock:
-        refused = _state.refused_updates.pop(stack.stack_id, None)
+    with lock:
+        refused = state.refused_updates.pop(stack.stack_id, None)
         if stack.events and stack.events[-1].resource_status == "UPDATE_COMPLETE":
-            pending = [r for r in _state.requests.values() if r.state == "pending" and
+            pending = [r for r in state.requests.values() if r.state == "pending" and
                        r.request_type != "Delete" and r.resource.stack_id == stack.stack_id]
             if refused or pending:
                 stack.events.pop()
@@ -255,20 +236,20 @@ def after_update(stack: Stack) -> None:
 
 def control(method: str, path: str) -> Any:
     """GET cfn/responses: every PUT received; GET cfn/requests: the pending requests."""
-    with _lock:
+    with lock:
         if path == "cfn/responses" and method == "GET":
-            return list(_state.log)
+            return list(state.log)
         if path == "cfn/requests" and method == "GET":
             return [{"request_id": r.request_id, "request_type": r.request_type,
                      "stack_id": r.resource.stack_id, "logical_id": r.resource.logical_id,
                      "response_url": r.response_url, "state": r.state,
                      "properties": r.resource.properties}
-                    for r in _state.requests.values()]
+                    for r in state.requests.values()]
     raise KeyError(path)
 
 
 def reset() -> None:
-    with _lock:
-        _state.requests.clear()
-        _state.log.clear()
-        _state.refused_updates.clear()
+    with lock:
+        state.requests.clear()
+        state.log.clear()
+        state.refused_updates.clear()

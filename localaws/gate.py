@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import authn, authz, denial, policy, resources, unsigned
+from . import authn, authz, denial, policy, resources, s3_missing, unsigned
 from .accounts import Caller
 from .operations import Request
 
@@ -99,6 +99,7 @@ def check(environ: dict[str, Any], body: bytes, strict: bool) -> Passed | denial
             return Passed(None)
         checks = resources.checks_for(req)
         authz.authorize(caller, req, checks)
+        s3_missing.check(caller, req, checks)
         return Passed(caller, resources.owner_of(req, checks))
     except denial.LocalAwsError as error:
         return denial.response(service, error)
@@ -119,6 +120,7 @@ def _anonymous(environ: dict[str, Any], body: bytes) -> Passed | denial.Response
             return Passed(unsigned.ANONYMOUS)  # no such bucket: moto answers NoSuchBucket
         unsigned.grant_public_access(req, checks)
         authz.authorize(unsigned.ANONYMOUS, req, checks)
+        s3_missing.check(unsigned.ANONYMOUS, req, checks)
         # moto serves it from the bucket owner's account (it would pick its default one).
         return Passed(unsigned.ANONYMOUS, checks[0].resource_account or None)
     except denial.LocalAwsError as error:

@@ -17,6 +17,7 @@ from . import (
     authn,
     cfn_custom,
     cfn_requests,
+    cfn_response,
     clock,
     consistency,
     faults,
@@ -86,7 +87,7 @@ class LocalAwsApp:
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
         path = environ.get("PATH_INFO", "")
         if path.startswith(cfn_requests.RESPONSE_PATH):  # a custom resource's ResponseURL
-            return self._send(start_response, cfn_requests.handle(
+            return self._send(start_response, cfn_response.handle(
                 environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body
             ))
         if path.startswith("/_localaws/"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -22,21 +22,12 @@ from byok.errors import ByokError
 from byok.keycache import KeyCache
 from byok.messages import BackupInput, RestoreInput
 from byok.settings import Settings
-from control.service import ensure_service_resources
 from tests.conftest import TENANT_ACCOUNT
 from tests.connect_helpers import request_connection
 from worker import key_cache
 
 REGION = "us-east-1"
 
-
-@pytest.fixture
-def counting(settings: Settings, localaws: Any) -> AwsClients:
-    localaws.reset()
-    aws = AwsClients(settings)
-    ensure_service_resources(aws, settings)
-    aws.requests["kms"].clear()
-    return aws
 
 
 def new_tenant(engine: Engine, name: str) -> str:

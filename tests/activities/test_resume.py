@@ -26,7 +26,6 @@ from byok.envelope import Encryptor, make_context, read_header
 from byok.envelope.provider import DataKeyMaterial
 from byok.messages import BackupInput, BackupPlan, RestoreInput, RestorePlan
 from byok.settings import Settings
-from control.service import ensure_service_resources
 from tests.conftest import TENANT_ACCOUNT
 from tests.connect_helpers import request_connection
 from worker import key_cache
@@ -35,14 +34,6 @@ REGION = "us-east-1"
 MIB = 1 << 20
 DATA = b"".join(bytes([i]) * 7 + bytes(range(256)) * 4095 + b"x" * 249 for i in range(12))
 
-
-@pytest.fixture
-def counting(settings: Settings, localaws: Any) -> AwsClients:
-    localaws.reset()
-    aws = AwsClients(settings)
-    ensure_service_resources(aws, settings)
-    aws.requests["kms"].clear()
-    return aws
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_service_role_uses_default_keys_only_by_alias(doc):
     stmts = {s["Sid"]: s for s in statements(doc["Resources"]["ServiceRole"])}
     kms = [s for s in stmts.values() if any(a.startswith("kms:") for a in as_list(s["Action"]))]
     assert [s["Sid"] for s in kms] == ["UseDefaultKeys"]
-    assert set(kms[0]["Action"]) == {"kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"}
+    assert set(kms[0]["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert kms[0]["Condition"] == {"ForAnyValue:StringEquals": {
         "kms:ResourceAliases": {"Ref": "DefaultKeyAlias"}}}
 

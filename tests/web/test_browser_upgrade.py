@@ -11,6 +11,7 @@ import httpx
 from playwright.async_api import Browser, expect
 from sqlalchemy.engine import Engine
 
+from byok.backups import restores_dir
 from starter.customer import deploy_stack
 from tests.conftest import TENANT_ACCOUNT
 from tests.web.conftest import LiveServer
@@ -78,7 +79,7 @@ async def test_legacy_tenant_upgrades_then_checks_key_health(
     row = page.locator(f"#backup-{old['id']}")
     await expect(row).to_contain_text("Legacy BYOK")
     await row.get_by_role("link", name="Restore").click()
-    restored = (settings.home / "restores").resolve() / old["id"]
+    restored = restores_dir(settings, tenant.id) / old["id"]  # the tenant's own folder
     await expect(page.get_by_label("Target path")).to_have_value(str(restored))
     await shot(page, "upgrade-06-restore-form")
     await page.get_by_role("button", name="Start restore").click()
