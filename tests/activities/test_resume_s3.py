@@ -36,7 +36,6 @@ from tests.activities.test_resume import (
     REGION,
     Dies,
     counted_source,
-    counting,
     env_with,
     plan_backup,
     tenant,
@@ -45,7 +44,7 @@ from tests.activities.test_resume import (
 from tests.workflows.test_permissions import _service_policy_without
 from worker import key_cache
 
-__all__ = ["counting", "tenant"]  # fixtures shared with the file-vault resume tests
+__all__ = ["tenant"]  # a fixture shared with the file-vault resume tests
 
 DATA = os.urandom(40 * MIB + 12345)  # eight parts of 5 MiB and a short one
 
