@@ -31,6 +31,9 @@ def port_problems(settings: Settings) -> list[str]:
     if settings.worker_metrics_port:
         wanted.append((settings.worker_metrics_port, "BYOK_WORKER_METRICS_PORT",
                        settings.worker_metrics_host))
+    if settings.consumer_metrics_port:
+        wanted.append((settings.consumer_metrics_port, "BYOK_CONSUMER_METRICS_PORT",
+                       settings.worker_metrics_host))
     if settings.codec_port:
         wanted.append((settings.codec_port, "BYOK_CODEC_PORT", "127.0.0.1"))
     if settings.aws_endpoint_url:

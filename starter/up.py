@@ -43,11 +43,12 @@ def web_url(settings: Settings) -> str:
     return f"http://{_url_host(settings.web_host, probe=False)}:{settings.web_port}"
 
 
-def metrics_url(settings: Settings) -> str | None:
-    if not settings.worker_metrics_port:
+def metrics_url(settings: Settings, port: int | None = None) -> str | None:
+    """The worker's metrics URL (or, given its port, another child's on the same host)."""
+    port = settings.worker_metrics_port if port is None else port
+    if not port:
         return None
-    return (f"http://{_url_host(settings.worker_metrics_host, probe=True)}:"
-            f"{settings.worker_metrics_port}/metrics")
+    return f"http://{_url_host(settings.worker_metrics_host, probe=True)}:{port}/metrics"
 
 
 def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
@@ -145,6 +146,9 @@ def _print_urls(settings: Settings) -> None:
     metrics = metrics_url(settings)
     if metrics:
         rows.append(("Worker metrics", metrics))
+    consumer = metrics_url(settings, settings.consumer_metrics_port)
+    if consumer:
+        rows.append(("Consumer metrics", consumer))
     rows.append(("Database", db))
     say("[byok] byok-vault is up:")
     for label, value in rows:

@@ -16,7 +16,8 @@ from byok.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_VARS = ("BYOK_TEMPORAL_PORT", "BYOK_TEMPORAL_UI_PORT", "BYOK_LOCALAWS_PORT",
-             "BYOK_WEB_PORT", "BYOK_WORKER_METRICS_PORT", "BYOK_CODEC_PORT")
+             "BYOK_WEB_PORT", "BYOK_WORKER_METRICS_PORT", "BYOK_CODEC_PORT",
+             "BYOK_CONSUMER_METRICS_PORT")
 COMPONENTS = {"temporal", "codec", "localaws", "worker", "consumer", "web"}
 
 
@@ -76,9 +77,10 @@ def kill_groups(pids: set[int]) -> None:
 
 
 def quiet_settings(tmp_path: Path) -> Settings:
-    t, u, a, w, m, c = free_ports(6)
+    t, u, a, w, m, c, cm = free_ports(7)
     return load_settings(home=tmp_path / "home", temporal_port=t, temporal_ui_port=u,
-                         localaws_port=a, web_port=w, worker_metrics_port=m, codec_port=c)
+                         localaws_port=a, web_port=w, worker_metrics_port=m, codec_port=c,
+                         consumer_metrics_port=cm)
 
 
 def wait_for_line(path: Path, pattern: str, timeout: float) -> re.Match[str]:

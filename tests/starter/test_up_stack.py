@@ -101,6 +101,9 @@ def test_byok_up_end_to_end(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{web_port}" in log_path.read_text()
         metrics_port = ports[4]
         assert f"Worker metrics  http://127.0.0.1:{metrics_port}/metrics" in log_path.read_text()
+        consumer_metrics = f"http://127.0.0.1:{ports[6]}/metrics"
+        assert f"Consumer metrics {consumer_metrics}" in log_path.read_text()
+        assert httpx.get(consumer_metrics, timeout=5, trust_env=False).status_code == 200
         assert "temporal_" in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5,
                                         trust_env=False).text
         # The UI's codec server answers on loopback, for the UI's origin only.
